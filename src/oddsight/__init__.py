@@ -1,0 +1,36 @@
+"""oddsight: find the unusual in video.
+
+The public API is imported lazily so that ``import oddsight`` (and the CLI) start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "detect": "oddsight.pipeline",
+    "DetectConfig": "oddsight.pipeline",
+    "DetectionResult": "oddsight.pipeline",
+    "OddsightError": "oddsight.errors",
+    "Features": "oddsight.features.types",
+    "Sampling": "oddsight.video.sampling",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from oddsight.errors import OddsightError
+    from oddsight.features.types import Features
+    from oddsight.pipeline import DetectConfig, DetectionResult, detect
+    from oddsight.video.sampling import Sampling
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'oddsight' has no attribute {name!r}")
+
+
+__all__ = ["DetectConfig", "DetectionResult", "Features", "OddsightError", "Sampling", "__version__", "detect"]

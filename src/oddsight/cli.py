@@ -1,0 +1,324 @@
+"""The ``oddsight`` command line. Thin: it parses options and calls the library.
+
+Nothing heavy (numpy, onnxruntime, torch) is imported at start-up; each command imports what it uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from oddsight.pipeline import DetectConfig, DetectionResult
+
+app = typer.Typer(
+    help="oddsight: find the unusual in video. Scores every frame, finds events, says what and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List and fetch the models oddsight knows.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+METHODS = ("novelty", "oneclass", "zeroshot")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"oddsight: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"oddsight: warning: {message}", err=True)
+
+
+class _Errors:
+    """Turn library errors into one line on stderr and a non-zero exit."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from oddsight.errors import OddsightError
+
+        if exc is None or isinstance(exc, (typer.Exit, typer.Abort, SystemExit)):
+            return False
+        if isinstance(exc, OddsightError):
+            _fail(str(exc), exc.exit_code)
+        if isinstance(exc, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        if isinstance(exc, MemoryError):
+            _fail("out of memory; try a lower --fps or --batch-size", 1)
+        return False
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Videos to process: files and stream URLs as given; a folder is a frame sequence if it holds
+    images, else each video file (or frame sub-folder) inside it."""
+    from oddsight.errors import InputError
+    from oddsight.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_stream_url
+
+    out: list[str] = []
+    for spec in paths:
+        p = Path(spec)
+        if is_stream_url(spec) or not p.is_dir():
+            out.append(spec)
+            continue
+        entries = sorted(p.iterdir())
+        if any(e.suffix.lower() in IMAGE_SUFFIXES for e in entries):
+            out.append(spec)
+            continue
+        found = [str(e) for e in entries if e.is_file() and e.suffix.lower() in VIDEO_SUFFIXES]
+        found += [
+            str(e) for e in entries if e.is_dir() and any(x.suffix.lower() in IMAGE_SUFFIXES for x in e.iterdir())
+        ]
+        if not found:
+            raise InputError(f"{spec}: folder holds no video files or image frames")
+        out.extend(found)
+    return out
+
+
+def _sampling(fps: float | None, stride: int | None, start: float, end: float | None):
+    from oddsight.video.sampling import Sampling
+
+    if stride is not None:
+        return Sampling(fps=None, stride=stride, start_s=start, end_s=end)
+    return Sampling(fps=fps if fps is not None else 2.0, start_s=start, end_s=end)
+
+
+FpsOpt = Annotated[float | None, typer.Option("--fps", help="Frames per second of video time to score (default 2).")]
+StrideOpt = Annotated[int | None, typer.Option("--stride", help="Score every N-th frame instead of --fps.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model id (see `oddsight models list`); default per method.")
+]
+ModelPathOpt = Annotated[str | None, typer.Option("--model-path", help="Local model file or folder to load.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+FramesFpsOpt = Annotated[float, typer.Option("--frames-fps", help="Frame rate of image-folder inputs.")]
+
+
+@app.command()
+def detect(
+    videos: Annotated[list[str], typer.Argument(help="Video files, frame folders, folders of videos, stream URLs.")],
+    method: Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot")] = "novelty",
+    fps: FpsOpt = None,
+    stride: StrideOpt = None,
+    start: Annotated[float, typer.Option("--start", help="Start at this second.")] = 0.0,
+    end: Annotated[float | None, typer.Option("--end", help="Stop at this second (live streams too).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for JSON, CSV and PNG outputs.")] = Path(
+        "oddsight-out"
+    ),
+    save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated MP4.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    detector: Annotated[str | None, typer.Option("--detector", help="Fitted .oddsight file (oneclass).")] = None,
+    anomaly: Annotated[
+        list[str] | None, typer.Option("--anomaly", help="Anomaly prompt (zeroshot), repeatable.")
+    ] = None,
+    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal prompt (zeroshot), repeatable.")] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Event threshold (default: method's).")] = None,
+    smooth: Annotated[float, typer.Option("--smooth", help="Smoothing window, seconds.")] = 4.0,
+    min_event: Annotated[float, typer.Option("--min-event", help="Shortest event kept, seconds.")] = 1.0,
+    merge_gap: Annotated[float, typer.Option("--merge-gap", help="Merge events closer than this, seconds.")] = 2.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per encoder call.")] = 16,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")] = False,
+    frames_fps: FramesFpsOpt = 25.0,
+) -> None:
+    """Score every frame of each video and report anomalous events."""
+    with _Errors():
+        from oddsight.errors import ConfigError, OddsightError
+        from oddsight.pipeline import DetectConfig, Detection
+
+        if method not in METHODS:
+            raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        config = DetectConfig(
+            method=method,
+            model=model,
+            model_path=model_path,
+            sampling=_sampling(fps, stride, start, end),
+            threshold=threshold,
+            smooth_s=smooth,
+            min_event_s=min_event,
+            merge_gap_s=merge_gap,
+            detector_path=detector,
+            anomaly_prompts=anomaly or None,
+            normal_prompts=normal or None,
+            batch_size=batch_size,
+            device=device,
+            use_cache=not no_cache,
+            folder_fps=frames_fps,
+            progress=not quiet and not as_json,
+        )
+        inputs = expand_inputs(videos)
+        session = Detection(config)
+        out.mkdir(parents=True, exist_ok=True)
+        results, failures = [], 0
+        for video in inputs:
+            try:
+                result = session.run(video)
+            except OddsightError as exc:
+                if len(inputs) == 1:
+                    raise
+                failures += 1
+                typer.echo(f"oddsight: error: {exc}", err=True)
+                continue
+            for w in result.warnings:
+                _warn(w)
+            files = _write_outputs(result, out, save_video, config)
+            results.append((result, files))
+            if not quiet and not as_json:
+                _print_summary(result, files)
+        if as_json:
+            from oddsight.report.files import result_to_dict
+
+            payload = [{**result_to_dict(r), "files": {k: str(v) for k, v in f.items()}} for r, f in results]
+            typer.echo(json.dumps({"schema_version": 1, "results": payload}))
+        if failures:
+            raise typer.Exit(1)
+
+
+def _stem(result: DetectionResult) -> str:
+    return Path(result.info.source.rstrip("/")).stem.replace(":", "_") or "stream"
+
+
+def _write_outputs(result: DetectionResult, out: Path, save_video: bool, config: DetectConfig) -> dict[str, Path]:
+    from oddsight.report.files import write_events_csv, write_json
+    from oddsight.report.plot import plot_scores
+
+    stem = _stem(result)
+    files = {
+        "json": write_json(result, out / f"{stem}.json"),
+        "csv": write_events_csv(result, out / f"{stem}.events.csv"),
+        "plot": plot_scores(result, out / f"{stem}.png"),
+    }
+    if save_video:
+        if result.info.kind != "file":
+            _warn(f"{stem}: --save-video works for video files only; skipped")
+        else:
+            from oddsight.report.annotate import write_annotated_video
+
+            files["video"] = write_annotated_video(result, out / f"{stem}.annotated.mp4", progress=config.progress)
+    return files
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    h, m = divmod(int(m), 60)
+    return f"{h:d}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
+
+
+def _print_summary(result: DetectionResult, files: dict[str, Path]) -> None:
+    name = Path(result.info.source).name
+    cache = " (features from cache)" if result.from_cache else ""
+    typer.echo(
+        f"{name}: {len(result.frame_scores)} frames, {len(result.sample_scores)} scored, "
+        f"{len(result.events)} event(s) at threshold {result.threshold:g}{cache}"
+    )
+    for i, e in enumerate(result.events, 1):
+        label = f"  {e.label}" if e.label else ""
+        typer.echo(
+            f"  #{i} {_clock(e.start_s)}-{_clock(e.end_s)} (frames {e.start_frame}-{e.end_frame}) "
+            f"peak {e.peak_score:.3f} at {_clock(e.peak_s)}{label}"
+        )
+    typer.echo("  -> " + ", ".join(str(p) for p in files.values()))
+
+
+@app.command()
+def fit(
+    videos: Annotated[list[str], typer.Argument(help="Normal footage only: videos, frame folders, folders.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fitted detector.")],
+    kind: Annotated[str, typer.Option("--kind", help="ocsvm (One-Class SVM) | knn")] = "ocsvm",
+    nu: Annotated[float, typer.Option("--nu", help="OCSVM: share of normal frames allowed outside.")] = 0.05,
+    k: Annotated[int, typer.Option("--k", help="knn: neighbours averaged.")] = 5,
+    fps: FpsOpt = None,
+    stride: StrideOpt = None,
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    quiet: QuietOpt = False,
+    frames_fps: FramesFpsOpt = 25.0,
+) -> None:
+    """Fit a one-class detector on normal videos and save it (pickle-free)."""
+    with _Errors():
+        from oddsight.detectors.persist import save_detector
+        from oddsight.pipeline import DetectConfig, fit_oneclass
+
+        config = DetectConfig(
+            method="novelty",
+            model=model or "dinov2-small",
+            model_path=model_path,
+            sampling=_sampling(fps, stride, 0.0, None),
+            folder_fps=frames_fps,
+            progress=not quiet,
+        )
+        inputs = expand_inputs(videos)
+        say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
+        det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_detector(det, output)
+        if not quiet:
+            typer.echo(
+                f"fitted {kind} on {det.n_train_} frames of {len(inputs)} video(s) "
+                f"({det.model_id_}, {det.sampling_key_}); threshold {det.threshold_:g} -> {output}"
+            )
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Every known model: role, sources, licence, and whether it loads offline here now."""
+    with _Errors():
+        from oddsight.models.registry import availability, list_specs
+
+        rows = []
+        for spec in list_specs():
+            sources = ", ".join(s.get("package") or s.get("repo", "?") for s in spec.sources)
+            where = availability(spec)
+            rows.append(
+                {
+                    "id": spec.id,
+                    "role": spec.role,
+                    "available": where,
+                    "sources": sources,
+                    "licence": spec.licence,
+                    "description": spec.description,
+                }
+            )
+        if as_json:
+            typer.echo(json.dumps(rows, indent=1))
+            return
+        typer.echo(f"{'model':<14} {'role':<11} {'offline now':<12} sources  [licence]")
+        for r in rows:
+            status = "yes (" + r["available"] + ")" if r["available"] != "missing" else "no"
+            typer.echo(f"{r['id']:<14} {r['role']:<11} {status:<12} {r['sources']}  [{r['licence']}]")
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Model id from `oddsight models list`.")],
+    to: Annotated[Path | None, typer.Option("--to", help="Copy into this folder instead of the cache.")] = None,
+) -> None:
+    """Fetch a model into the cache, or into a folder to carry to an air-gapped machine."""
+    with _Errors():
+        from oddsight.models.registry import get_spec, pull
+
+        target = pull(get_spec(name), to)
+        typer.echo(f"{name} -> {target}")
+        if to is not None:
+            typer.echo(f"on the other machine: oddsight detect VIDEO --model {name} --model-path {target}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        typer.echo("oddsight: error: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,125 @@
+"""One-class detectors fitted on embeddings of normal footage only.
+
+``ocsvm``: StandardScaler + One-Class SVM (RBF), the seed system's method. Scores are the
+negated decision function (> 0 = outside the learned normal region); the fitted model is kept
+as plain arrays (support vectors, dual coefficients), so it is saved without pickle and scored
+with numpy. ``knn``: mean cosine distance to the ``k`` nearest normal frames (after scaling);
+its default threshold is the ``quantile`` of leave-one-out distances among the normal frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from oddsight.detectors.base import Detector
+from oddsight.errors import ConfigError
+from oddsight.features.types import Features
+
+
+class OneClassDetector(Detector):
+    name = "oneclass"
+    requires_fit = True
+
+    def __init__(
+        self,
+        kind: str = "ocsvm",
+        nu: float = 0.05,
+        gamma: str | float = "scale",
+        k: int = 5,
+        quantile: float = 0.995,
+    ) -> None:
+        self.kind = kind
+        self.nu = nu
+        self.gamma = gamma
+        self.k = k
+        self.quantile = quantile
+
+    # ---- fitting -------------------------------------------------------------------------
+    def fit(self, videos: Sequence[Features]) -> OneClassDetector:
+        if self.kind not in ("ocsvm", "knn"):
+            raise ConfigError(f"oneclass kind must be 'ocsvm' or 'knn', got {self.kind!r}")
+        if not videos:
+            raise ConfigError("oneclass needs at least one normal video to fit")
+        models = {f.model_id for f in videos}
+        if len(models) != 1:
+            raise ConfigError(f"normal videos were encoded with different models: {sorted(models)}")
+        x = np.concatenate([self._check_features(f) for f in videos]).astype(np.float64)
+        if len(x) < max(2, self.k + 1):
+            raise ConfigError(f"oneclass needs more than {self.k} normal frames, got {len(x)}")
+        self.model_id_ = models.pop()
+        self.sampling_key_ = videos[0].sampling_key
+        self.mean_ = x.mean(axis=0)
+        self.scale_ = x.std(axis=0)
+        self.scale_[self.scale_ < 1e-12] = 1.0
+        xs = (x - self.mean_) / self.scale_
+        if self.kind == "ocsvm":
+            self._fit_ocsvm(xs)
+        else:
+            self._fit_knn(xs)
+        self.n_train_ = len(x)
+        return self
+
+    def _fit_ocsvm(self, xs: np.ndarray) -> None:
+        from sklearn.svm import OneClassSVM
+
+        if not 0 < self.nu <= 1:
+            raise ConfigError(f"nu must be in (0, 1], got {self.nu}")
+        svm = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(xs)
+        self.support_vectors_ = svm.support_vectors_.astype(np.float64)
+        self.dual_coef_ = svm.dual_coef_.ravel().astype(np.float64)
+        self.intercept_ = float(svm.intercept_[0])
+        self.gamma_ = float(svm._gamma)
+        self.threshold_ = 0.0
+
+    def _fit_knn(self, xs: np.ndarray) -> None:
+        self.train_ = _unit(xs).astype(np.float32)
+        loo = self._knn_distance(self.train_, exclude_self=True)
+        self.threshold_ = float(np.quantile(loo, self.quantile))
+
+    # ---- scoring -------------------------------------------------------------------------
+    def score(self, features: Features) -> np.ndarray:
+        if not hasattr(self, "mean_"):
+            raise ConfigError("oneclass detector is not fitted: run `oddsight fit` first")
+        if features.model_id != self.model_id_:
+            raise ConfigError(
+                f"detector was fitted on {self.model_id_} features, but these come from {features.model_id}"
+            )
+        xs = (self._check_features(features).astype(np.float64) - self.mean_) / self.scale_
+        if self.kind == "ocsvm":
+            return (-self._decision(xs)).astype(np.float32)
+        return self._knn_distance(_unit(xs).astype(np.float32), exclude_self=False)
+
+    def _decision(self, xs: np.ndarray) -> np.ndarray:
+        sq = (xs**2).sum(1)[:, None] + (self.support_vectors_**2).sum(1)[None, :] - 2 * xs @ self.support_vectors_.T
+        return np.exp(-self.gamma_ * np.maximum(sq, 0)) @ self.dual_coef_ + self.intercept_
+
+    def _knn_distance(self, x: np.ndarray, exclude_self: bool) -> np.ndarray:
+        out = np.empty(len(x), dtype=np.float32)
+        k = min(self.k, len(self.train_) - int(exclude_self))
+        for start in range(0, len(x), 1024):
+            d = 1.0 - x[start : start + 1024] @ self.train_.T
+            if exclude_self:
+                rows = np.arange(len(d))
+                d[rows, rows + start] = np.inf
+            out[start : start + 1024] = np.partition(d, k - 1, axis=1)[:, :k].mean(axis=1)
+        return out
+
+    def default_threshold(self) -> float:
+        return float(getattr(self, "threshold_", 0.0))
+
+    # ---- persistence (see oddsight.detectors.persist) ------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        names = ["mean_", "scale_"] + (["support_vectors_", "dual_coef_"] if self.kind == "ocsvm" else ["train_"])
+        return {n: getattr(self, n) for n in names}
+
+    def state_scalars(self) -> dict[str, Any]:
+        names = ["model_id_", "sampling_key_", "threshold_", "n_train_"]
+        names += ["intercept_", "gamma_"] if self.kind == "ocsvm" else []
+        return {n: getattr(self, n) for n in names}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

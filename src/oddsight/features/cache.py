@@ -1,0 +1,119 @@
+"""On-disk feature cache keyed by (video content hash, model id, sampling).
+
+Files are plain ``.npz`` (loaded with ``allow_pickle=False``) plus JSON metadata inside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from oddsight.features.types import Features
+from oddsight.paths import features_dir
+from oddsight.video.source import VideoInfo
+
+FORMAT_VERSION = 1
+
+
+def content_hash(path: Path) -> str:
+    """blake2b of the file's bytes (or a frame folder's names and bytes), memoised by size and mtime."""
+    path = path.resolve()
+    stat = path.stat()
+    memo = features_dir() / "hash-memo" / (hashlib.blake2b(str(path).encode(), digest_size=16).hexdigest() + ".json")
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if path.is_dir():
+        stamp["entries"] = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir() if p.is_file()
+        )
+    if memo.exists():
+        try:
+            saved = json.loads(memo.read_text())
+            if saved.get("stamp") == json.loads(json.dumps(stamp)):
+                return saved["digest"]
+        except (OSError, ValueError):
+            pass
+    digest = _hash_dir(path) if path.is_dir() else _hash_file(path)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(memo, json.dumps({"stamp": stamp, "digest": digest}))
+    return digest
+
+
+def _hash_file(path: Path, h=None) -> str:
+    h = h or hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _hash_dir(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    for p in sorted(x for x in path.iterdir() if x.is_file()):
+        h.update(p.name.encode() + b"\0")
+        _hash_file(p, h)
+    return h.hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+class FeatureCache:
+    """Stores :class:`Features` under ``root`` (default ``$ODDSIGHT_HOME/features``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or features_dir()
+
+    def _file(self, digest: str, model_id: str, sampling_key: str) -> Path:
+        safe_model = model_id.replace("/", "_").replace("@", "_")
+        return self.root / digest[:2] / f"{digest}-{safe_model}-{sampling_key}.npz"
+
+    def get(self, digest: str, model_id: str, sampling_key: str) -> Features | None:
+        file = self._file(digest, model_id, sampling_key)
+        if not file.exists():
+            return None
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != FORMAT_VERSION:
+                    return None
+                return Features(
+                    embeddings=data["embeddings"],
+                    indices=data["indices"],
+                    timestamps=data["timestamps"],
+                    info=VideoInfo(**meta["info"]),
+                    model_id=meta["model_id"],
+                    sampling_key=meta["sampling_key"],
+                    warnings=meta.get("warnings", []),
+                )
+        except (OSError, ValueError, KeyError, TypeError):
+            file.unlink(missing_ok=True)  # a corrupt entry is dropped and recomputed
+            return None
+
+    def put(self, digest: str, features: Features) -> Path:
+        file = self._file(digest, features.model_id, features.sampling_key)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "info": asdict(features.info),
+            "model_id": features.model_id,
+            "sampling_key": features.sampling_key,
+            "warnings": features.warnings,
+        }
+        tmp = file.with_name(f".{file.stem}.{os.getpid()}.tmp.npz")
+        np.savez(
+            tmp,
+            embeddings=features.embeddings,
+            indices=features.indices,
+            timestamps=features.timestamps,
+            meta=np.array(json.dumps(meta)),
+        )
+        tmp.replace(file)
+        return file

@@ -1,0 +1,88 @@
+"""Decode, sample, preprocess and encode one source into :class:`Features`.
+
+Decoding and preprocessing run in a worker thread behind a bounded queue while the encoder
+runs batches in the calling thread, so the two overlap and memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from oddsight.features.types import Features
+from oddsight.models.base import ImageEncoder
+from oddsight.video.prefetch import prefetch
+from oddsight.video.sampling import Sampling
+from oddsight.video.source import FrameSource
+
+_Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def expected_samples(source: FrameSource, sampling: Sampling) -> int | None:
+    info = source.info
+    if info.frame_count is None:
+        return None
+    if sampling.stride is not None:
+        return -(-info.frame_count // sampling.stride)
+    duration = info.frame_count / info.fps
+    end = min(duration, sampling.end_s) if sampling.end_s is not None else duration
+    return max(1, int(np.ceil((end - sampling.start_s) * (sampling.fps or 1))))
+
+
+def _batches(source: FrameSource, encoder: ImageEncoder, sampling: Sampling, batch_size: int) -> Iterator[_Batch]:
+    images: list[np.ndarray] = []
+    indices: list[int] = []
+    times: list[float] = []
+    for frame in source.frames(sampling, encoder.input_size):
+        images.append(frame.image)
+        indices.append(frame.index)
+        times.append(frame.t)
+        if len(images) == batch_size:
+            yield np.asarray(indices), np.asarray(times), encoder.preprocess(np.stack(images))
+            images, indices, times = [], [], []
+    if images:
+        yield np.asarray(indices), np.asarray(times), encoder.preprocess(np.stack(images))
+
+
+def extract_features(
+    source: FrameSource,
+    encoder: ImageEncoder,
+    sampling: Sampling,
+    *,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> Features:
+    """Encode the frames of ``source`` kept by ``sampling``."""
+    from tqdm.auto import tqdm
+
+    embeddings: list[np.ndarray] = []
+    all_indices: list[np.ndarray] = []
+    all_times: list[np.ndarray] = []
+    name = source.info.source.rsplit("/", 1)[-1]
+    with tqdm(
+        total=expected_samples(source, sampling),
+        desc=f"encode {name[:30]}",
+        unit="frame",
+        disable=not progress,
+        leave=False,
+    ) as bar:
+        for indices, times, tensor in prefetch(_batches(source, encoder, sampling, batch_size), maxsize=3):
+            embeddings.append(encoder.embed(tensor))
+            all_indices.append(indices)
+            all_times.append(times)
+            bar.update(len(indices))
+    dim = encoder.dim
+    info = replace(source.info, frame_count=source.report.frames_decoded)
+    if source.info.duration_s is None and info.frame_count:
+        info = replace(info, duration_s=info.frame_count / info.fps)
+    return Features(
+        embeddings=np.concatenate(embeddings) if embeddings else np.zeros((0, dim), np.float32),
+        indices=np.concatenate(all_indices).astype(np.int64) if all_indices else np.zeros(0, np.int64),
+        timestamps=np.concatenate(all_times).astype(np.float64) if all_times else np.zeros(0),
+        info=info,
+        model_id=encoder.model_id,
+        sampling_key=sampling.key,
+        warnings=list(source.report.warnings),
+    )

@@ -1,0 +1,203 @@
+"""Named model specs (data in ``specs.json``) and where to find each model's weights.
+
+Sources are tried in order: an explicit path, oddsight's cache, a pip package, the hub.
+Resolving never downloads; :func:`pull` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError
+from oddsight.paths import models_dir
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    role: str  # "image" | "image-text" | "text"
+    backend: str
+    description: str
+    licence: str
+    sources: tuple[dict[str, Any], ...]
+    input_size: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hub_repo(self) -> str | None:
+        return next((s["repo"] for s in self.sources if s["kind"] == "hub"), None)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a model was found: ``kind`` is path|cache|pip|hub, ``location`` a file or folder."""
+
+    spec: ModelSpec
+    kind: str
+    location: Path
+
+
+@cache
+def _load_specs() -> dict[str, ModelSpec]:
+    raw = json.loads(resources.files("oddsight.models").joinpath("specs.json").read_text())
+    specs = {}
+    for model_id, d in raw.items():
+        known = {"role", "backend", "description", "licence", "sources", "input_size", "mean", "std"}
+        specs[model_id] = ModelSpec(
+            id=model_id,
+            role=d["role"],
+            backend=d["backend"],
+            description=d["description"],
+            licence=d["licence"],
+            sources=tuple(d["sources"]),
+            input_size=d.get("input_size"),
+            mean=tuple(d["mean"]) if "mean" in d else None,
+            std=tuple(d["std"]) if "std" in d else None,
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+    return specs
+
+
+def list_specs() -> list[ModelSpec]:
+    return list(_load_specs().values())
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    specs = _load_specs()
+    if model_id not in specs:
+        raise ConfigError(f"unknown model {model_id!r}; known: {', '.join(specs)} (see `oddsight models list`)")
+    return specs[model_id]
+
+
+def cache_location(spec: ModelSpec) -> Path:
+    return models_dir() / spec.id
+
+
+def _pip_location(source: dict[str, Any]) -> Path | None:
+    found = importlib.util.find_spec(source["module"])
+    if found is None or not found.submodule_search_locations:
+        return None
+    if "file" in source:
+        path = Path(next(iter(found.submodule_search_locations))) / source["file"]
+        return path if path.exists() else None
+    module = importlib.import_module(source["module"])
+    return Path(getattr(module, source["function"])())
+
+
+def _hub_snapshot(repo: str, download: bool) -> Path | None:
+    if importlib.util.find_spec("huggingface_hub") is None:
+        if download:
+            raise ModelUnavailableError(
+                f"downloading {repo} needs huggingface-hub: pip install 'oddsight[transformers]'"
+            )
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, local_files_only=not download))
+    except Exception as exc:  # LocalEntryNotFoundError offline, HTTP/connection errors online
+        if download:
+            raise ModelUnavailableError(f"cannot download {repo} from the hub: {type(exc).__name__}") from None
+        return None
+
+
+def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool = False) -> Resolved:
+    """Find ``spec``'s weights. With ``download`` the hub is asked as a last resort."""
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ModelUnavailableError(f"model path {p} does not exist")
+        return Resolved(spec, "path", p)
+    cached = cache_location(spec)
+    if (cached / "model.onnx").exists() or (cached / "config.json").exists():
+        return Resolved(spec, "cache", cached)
+    for source in spec.sources:
+        if source["kind"] == "pip":
+            loc = _pip_location(source)
+            if loc is not None:
+                return Resolved(spec, "pip", loc)
+        elif source["kind"] == "hub":
+            loc = _hub_snapshot(source["repo"], download and not _offline())
+            if loc is not None:
+                return Resolved(spec, "hub", loc)
+    raise ModelUnavailableError(unavailable_message(spec))
+
+
+def unavailable_message(spec: ModelSpec) -> str:
+    hints = [f"`oddsight models pull {spec.id}` on a machine with network (then copy {cache_location(spec)})"]
+    hints += [s["install"] for s in spec.sources if s["kind"] == "pip"]
+    hints.append("or pass --model-path to a local copy")
+    return f"model {spec.id} is not available here; get it with " + "; ".join(hints)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("ODDSIGHT_OFFLINE") == "1"
+
+
+def availability(spec: ModelSpec) -> str:
+    """A short word for ``models list``: where it would load from now, or 'missing'."""
+    try:
+        return resolve(spec).kind
+    except ModelUnavailableError:
+        return "missing"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_pip_file(spec: ModelSpec, resolved: Resolved) -> None:
+    """Check a pip-shipped file against the spec's sha256 (once per file, memoised next to the cache)."""
+    source = next((s for s in spec.sources if s["kind"] == "pip" and "sha256" in s), None)
+    if source is None or resolved.kind != "pip":
+        return
+    stamp = cache_location(spec) / ".verified"
+    key = f"{resolved.location}:{resolved.location.stat().st_size}:{resolved.location.stat().st_mtime_ns}"
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    if sha256_file(resolved.location) != source["sha256"]:
+        raise ModelFileError(f"{resolved.location}: sha256 does not match {spec.id}'s; reinstall {source['install']}")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key)
+
+
+def pull(spec: ModelSpec, to: Path | None = None) -> Path:
+    """Put ``spec``'s weights into the cache (or into ``to``), downloading from the hub if needed."""
+    from oddsight.models.loader import prepare_cached
+
+    target = to if to is not None else cache_location(spec)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        resolved = resolve(spec)
+    except ModelUnavailableError:
+        repo = spec.hub_repo
+        if repo is None:
+            raise
+        resolved = Resolved(spec, "hub", _hub_snapshot(repo, download=True))  # type: ignore[arg-type]
+    prepare_cached(resolved, target)
+    return target
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    for item in src.iterdir():
+        if item.name.startswith("."):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dst / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item.resolve(), dst / item.name)

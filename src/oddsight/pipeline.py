@@ -1,0 +1,226 @@
+"""The library's main entry points: ``detect`` one video, ``fit`` a one-class model.
+
+source -> sampled frames -> features (cached) -> detector -> scores -> every-frame scores -> events
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oddsight.detectors.base import Detector, make_detector
+from oddsight.errors import ConfigError
+from oddsight.features.cache import FeatureCache, content_hash
+from oddsight.features.extract import extract_features
+from oddsight.features.types import Features
+from oddsight.models.base import ImageEncoder
+from oddsight.temporal.events import Event, find_events
+from oddsight.temporal.scores import interpolate_to_frames, smooth
+from oddsight.video.sampling import Sampling
+from oddsight.video.source import DEFAULT_FOLDER_FPS, VideoInfo, open_source
+
+DEFAULT_MODELS = {"novelty": "dinov2-small", "oneclass": "dinov2-small", "zeroshot": "clip-vit-b32"}
+
+
+@dataclass
+class DetectConfig:
+    """Everything ``detect`` needs to know; the CLI builds one from its options."""
+
+    method: str = "novelty"
+    model: str | None = None  # default: DEFAULT_MODELS[method], or the fitted detector's encoder
+    model_path: str | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    threshold: float | None = None  # default: the detector's own
+    smooth_s: float = 4.0
+    hysteresis: float = 0.1
+    min_event_s: float = 1.0
+    merge_gap_s: float = 2.0
+    detector_path: str | None = None  # a fitted .oddsight file (oneclass)
+    anomaly_prompts: list[str] | None = None
+    normal_prompts: list[str] | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    use_cache: bool = True
+    folder_fps: float = DEFAULT_FOLDER_FPS
+    progress: bool = True
+
+    @property
+    def model_id(self) -> str:
+        if self.model:
+            return self.model
+        if self.method == "oneclass" and self.detector_path:
+            from oddsight.detectors.persist import peek_encoder
+
+            return peek_encoder(Path(self.detector_path))
+        if self.method not in DEFAULT_MODELS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(DEFAULT_MODELS)}")
+        return DEFAULT_MODELS[self.method]
+
+
+@dataclass
+class DetectionResult:
+    """Scores and events for one video. ``frame_scores`` has one value per decoded frame."""
+
+    info: VideoInfo
+    method: str
+    model_id: str
+    sampling: Sampling
+    threshold: float
+    sample_indices: np.ndarray
+    sample_times: np.ndarray
+    sample_scores: np.ndarray  # raw detector scores
+    smoothed_scores: np.ndarray
+    frame_scores: np.ndarray
+    events: list[Event]
+    warnings: list[str]
+    timings: dict[str, float]
+    from_cache: bool
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class Detection:
+    """A reusable detector session: loads the encoder and detector once, runs many videos."""
+
+    def __init__(self, config: DetectConfig, cache: FeatureCache | None = None) -> None:
+        self.config = config
+        self.cache = cache or FeatureCache()
+        self.model_id = config.model_id
+        self._encoder: ImageEncoder | None = None
+        self._detector: Detector | None = None
+
+    @property
+    def encoder(self) -> ImageEncoder:
+        if self._encoder is None:
+            from oddsight.models.loader import load_image_encoder
+
+            self._encoder = load_image_encoder(self.model_id, self.config.model_path, device=self.config.device)
+        return self._encoder
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = self._build_detector()
+        return self._detector
+
+    def _build_detector(self) -> Detector:
+        c = self.config
+        if c.method == "oneclass":
+            if not c.detector_path:
+                raise ConfigError("--method oneclass needs --detector FILE (make one with `oddsight fit`)")
+            from oddsight.detectors.persist import load_detector
+
+            return load_detector(Path(c.detector_path), expect_encoder=self.model_id)
+        if c.method == "zeroshot":
+            from oddsight.models.base import TextEncoder
+
+            encoder = self.encoder
+            if not isinstance(encoder, TextEncoder):
+                raise ConfigError(f"--method zeroshot needs an image-text model; {self.model_id} has no text tower")
+            return make_detector(
+                "zeroshot", text_encoder=encoder, anomaly_prompts=c.anomaly_prompts, normal_prompts=c.normal_prompts
+            )
+        return make_detector(c.method)
+
+    def features(self, video: str | Path) -> tuple[Features, bool]:
+        """Features of ``video``, from the cache when it has them. Returns (features, from_cache)."""
+        c = self.config
+        source = open_source(video, folder_fps=c.folder_fps)
+        digest = None
+        if c.use_cache and not source.is_live:
+            digest = content_hash(Path(video))
+            cached = self.cache.get(digest, self._cache_model_key(), c.sampling.key)
+            if cached is not None:
+                return cached, True
+        features = extract_features(source, self.encoder, c.sampling, batch_size=c.batch_size, progress=c.progress)
+        if len(features) == 0:
+            raise ConfigError(f"{video}: no frame was sampled (video shorter than the sampling start?)")
+        if digest is not None:
+            self.cache.put(digest, features)
+        return features, False
+
+    def _cache_model_key(self) -> str:
+        # the cache key names the model before loading it, so a warm run never loads the encoder
+        return (
+            self.model_id if self.config.model_path is None else f"{self.model_id}-{Path(self.config.model_path).name}"
+        )
+
+    def run(self, video: str | Path) -> DetectionResult:
+        c = self.config
+        t0 = time.perf_counter()
+        features, from_cache = self.features(video)
+        t1 = time.perf_counter()
+        raw = np.asarray(self.detector.score(features), dtype=np.float32)
+        if raw.shape != (len(features),) or not np.all(np.isfinite(raw)):
+            raise RuntimeError(f"detector {c.method} returned {raw.shape} scores with non-finite values")
+        smoothed = smooth(raw, features.timestamps, c.smooth_s)
+        frame_scores = interpolate_to_frames(features.indices, smoothed, features.n_frames)
+        threshold = c.threshold if c.threshold is not None else self.detector.default_threshold()
+        events = find_events(
+            frame_scores,
+            features.info.fps,
+            threshold,
+            hysteresis=c.hysteresis,
+            min_duration_s=c.min_event_s,
+            merge_gap_s=c.merge_gap_s,
+        )
+        self._label_events(events, features)
+        t2 = time.perf_counter()
+        return DetectionResult(
+            info=features.info,
+            method=c.method,
+            model_id=features.model_id,
+            sampling=c.sampling,
+            threshold=float(threshold),
+            sample_indices=features.indices,
+            sample_times=features.timestamps,
+            sample_scores=raw,
+            smoothed_scores=smoothed,
+            frame_scores=frame_scores,
+            events=events,
+            warnings=list(features.warnings),
+            timings={"features_s": round(t1 - t0, 4), "scoring_s": round(t2 - t1, 4)},
+            from_cache=from_cache,
+            params=self.detector.get_params(),
+        )
+
+    def _label_events(self, events: list[Event], features: Features) -> None:
+        """Say what each event was, where the method can: the best anomaly prompt at its peak."""
+        from oddsight.detectors.zeroshot import ZeroShotDetector
+
+        if not events or not isinstance(self.detector, ZeroShotDetector):
+            return
+        labels = self.detector.top_prompt(features)
+        for event in events:
+            nearest = int(np.argmin(np.abs(features.indices - event.peak_frame)))
+            event.label = labels[nearest]
+            event.details["reason"] = f"frames most similar to the prompt '{labels[nearest]}'"
+
+
+def detect(video: str | Path, config: DetectConfig | None = None) -> DetectionResult:
+    """Score one video (file, frame folder or stream URL) and find its anomalous events."""
+    return Detection(config or DetectConfig()).run(video)
+
+
+def fit_oneclass(
+    videos: Sequence[str | Path],
+    config: DetectConfig,
+    *,
+    kind: str = "ocsvm",
+    on_video: Callable[[str], None] | None = None,
+    **params: Any,
+):
+    """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``)."""
+    from oddsight.detectors.oneclass import OneClassDetector
+
+    session = Detection(DetectConfig(**{**config.__dict__, "method": "novelty"}))
+    feats = []
+    for video in videos:
+        if on_video:
+            on_video(str(video))
+        feats.append(session.features(video)[0])
+    return OneClassDetector(kind=kind, **params).fit(feats)

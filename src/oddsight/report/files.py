@@ -1,0 +1,76 @@
+"""JSON and CSV outputs. The JSON schema is versioned: ``schema_version`` changes on any break."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from oddsight import __version__
+from oddsight.pipeline import DetectionResult
+
+SCHEMA_VERSION = 1
+EVENT_COLUMNS = [
+    "video",
+    "event",
+    "start_frame",
+    "end_frame",
+    "start_s",
+    "end_s",
+    "duration_s",
+    "peak_frame",
+    "peak_s",
+    "peak_score",
+    "mean_score",
+    "label",
+    "reason",
+]
+
+
+def result_to_dict(result: DetectionResult, *, frame_scores: bool = True) -> dict[str, Any]:
+    """A JSON-ready dict: video info, method, model, threshold, events and a score for every frame."""
+    out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "oddsight_version": __version__,
+        "video": asdict(result.info),
+        "method": result.method,
+        "params": _jsonable(result.params),
+        "model": result.model_id,
+        "sampling": {k: v for k, v in asdict(result.sampling).items() if v is not None},
+        "threshold": result.threshold,
+        "n_events": len(result.events),
+        "events": [e.to_dict() for e in result.events],
+        "warnings": result.warnings,
+        "from_cache": result.from_cache,
+        "timings": result.timings,
+        "samples": {
+            "frame_index": result.sample_indices.tolist(),
+            "time_s": [round(float(t), 4) for t in result.sample_times],
+            "score": [round(float(s), 6) for s in result.sample_scores],
+        },
+    }
+    if frame_scores:
+        out["frame_scores"] = [round(float(s), 6) for s in result.frame_scores]
+    return out
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if isinstance(v, (str, int, float, bool, list, type(None)))}
+
+
+def write_json(result: DetectionResult, path: Path) -> Path:
+    path.write_text(json.dumps(result_to_dict(result), indent=1))
+    return path
+
+
+def write_events_csv(result: DetectionResult, path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=EVENT_COLUMNS)
+        writer.writeheader()
+        for i, e in enumerate(result.events, 1):
+            row = e.to_dict()
+            row.update(video=result.info.source, event=i, reason=e.details.get("reason", ""), label=e.label or "")
+            writer.writerow({k: row.get(k, "") for k in EVENT_COLUMNS})
+    return path

@@ -1,0 +1,43 @@
+"""A PNG of the score over time, the threshold, and the events shaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from oddsight.pipeline import DetectionResult
+
+
+def plot_scores(
+    result: DetectionResult, path: Path, *, truth: list[tuple[int, int]] | None = None, title: str | None = None
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fps = result.info.fps
+    t = np.arange(len(result.frame_scores)) / fps
+    fig, ax = plt.subplots(figsize=(11, 3.2), dpi=100)
+    for a, b in truth or []:
+        ax.axvspan(a / fps, (b + 1) / fps, color="tab:green", alpha=0.18, label="ground truth")
+    for i, e in enumerate(result.events):
+        ax.axvspan(e.start_s, e.end_s, color="tab:red", alpha=0.22, label="event" if i == 0 else None)
+        if e.label:
+            ax.annotate(e.label, (e.peak_s, e.peak_score), fontsize=7, ha="center", va="bottom")
+    ax.plot(result.sample_times, result.sample_scores, ".", ms=2.5, color="0.6", label="sampled score")
+    ax.plot(t, result.frame_scores, color="tab:blue", lw=1.2, label="score (smoothed)")
+    ax.axhline(result.threshold, color="tab:red", ls="--", lw=1, label=f"threshold {result.threshold:g}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"{result.method} score")
+    ax.set_xlim(0, max(t[-1] if len(t) else 1, 1e-3))
+    name = Path(result.info.source).name
+    ax.set_title(title or f"{name} — {result.method} ({result.model_id}), {len(result.events)} event(s)", fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", ncol=3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,319 @@
+"""Open a video file, a folder of frames, or a live stream, and iterate its (sampled) frames.
+
+Every source yields :class:`DecodedFrame` values with the frame's index in the source and its
+timestamp in seconds from the first frame. Only frames kept by the sampler are converted to RGB
+and resized; the rest are decoded (to keep indices exact) and dropped at once, so memory does not
+grow with the video's length.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from oddsight.errors import InputError, StreamError, VideoDecodeError
+from oddsight.video.sampling import Sampling
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+DEFAULT_FOLDER_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a source before (and, for ``frame_count``, after) decoding."""
+
+    source: str
+    kind: str  # "file" | "frames" | "stream"
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None
+    duration_s: float | None
+    codec: str | None = None
+
+
+@dataclass
+class DecodedFrame:
+    index: int
+    t: float
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+
+
+@dataclass
+class DecodeReport:
+    """Filled while iterating: how many frames were decoded, and what went wrong on the way."""
+
+    frames_decoded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class FrameSource(ABC):
+    """A source of frames; iterate with :meth:`frames`. ``report`` is filled as frames are read."""
+
+    info: VideoInfo
+
+    def __init__(self) -> None:
+        self.report = DecodeReport()
+
+    @abstractmethod
+    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+        """Yield the kept frames as RGB arrays, resized to ``size=(width, height)`` when given."""
+
+    @property
+    def is_live(self) -> bool:
+        return self.info.kind == "stream"
+
+
+def is_stream_url(spec: str) -> bool:
+    return spec.lower().startswith(STREAM_PREFIXES) or spec.startswith("/dev/video")
+
+
+def open_source(spec: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS, reconnects: int = 3) -> FrameSource:
+    """Open ``spec`` (a video file, a folder of frames, a stream URL or ``/dev/videoN``)."""
+    text = str(spec)
+    if is_stream_url(text):
+        return StreamSource(text, reconnects=reconnects)
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"{text}: no such file or folder")
+    if path.is_dir():
+        return FolderSource(path, fps=folder_fps)
+    return FileSource(path)
+
+
+def _av():
+    import av
+
+    return av
+
+
+def _frame_time(frame, index: int, fps: float, t0: float | None) -> tuple[float, float | None]:
+    t = frame.time
+    if t is None:
+        return index / fps, t0
+    if t0 is None:
+        t0 = t
+    return t - t0, t0
+
+
+class FileSource(FrameSource):
+    """A video file FFmpeg can read (mp4, avi, mov, mkv, webm, ...), decoded with PyAV."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        if path.stat().st_size == 0:
+            raise VideoDecodeError(f"{path}: file is empty (0 bytes)")
+        av = _av()
+        try:
+            with av.open(str(path)) as container:
+                if not container.streams.video:
+                    raise VideoDecodeError(f"{path}: no video stream in this file")
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate
+                fps = float(rate) if rate else 0.0
+                duration = None
+                if stream.duration is not None and stream.time_base is not None:
+                    duration = float(stream.duration * stream.time_base)
+                elif container.duration is not None:
+                    duration = container.duration / 1_000_000
+                frames = int(stream.frames) or None
+                if frames is None and duration and fps:
+                    frames = round(duration * fps)
+                width, height = stream.codec_context.width, stream.codec_context.height
+                codec = stream.codec_context.name
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{path}: not a video FFmpeg can read ({_ffmpeg_reason(exc)})") from None
+        if not width or not height:
+            raise VideoDecodeError(f"{path}: video stream has no frame size")
+        if not fps:
+            fps = 25.0
+            self.report.warnings.append(f"{path.name}: no frame rate in the file; assuming {fps:g} fps")
+        self.info = VideoInfo(str(path), "file", width, height, fps, frames, duration, codec)
+
+    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+        av = _av()
+        selector = sampling.selector() if sampling else None
+        report = self.report = DecodeReport(warnings=list(self.report.warnings))
+        index = 0
+        t0: float | None = None
+        try:
+            container = av.open(str(self.path))
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{self.path}: cannot open ({_ffmpeg_reason(exc)})") from None
+        with container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for frame in container.decode(stream):
+                    t, t0 = _frame_time(frame, index, self.info.fps, t0)
+                    if selector is not None and selector.past_end(t):
+                        break
+                    if selector is None or selector.keep(index, t):
+                        yield DecodedFrame(index, t, _to_rgb(frame, size))
+                    index += 1
+            except av.error.FFmpegError as exc:
+                report.warnings.append(
+                    f"{self.path.name}: decoding stopped at frame {index} ({_ffmpeg_reason(exc)}); "
+                    f"kept the {index} frames decoded before it"
+                )
+            finally:
+                report.frames_decoded = index
+        if index == 0:
+            raise VideoDecodeError(f"{self.path}: no frame could be decoded")
+        expected = self.info.frame_count
+        ended_early = sampling is None or sampling.end_s is None
+        if expected and ended_early and index < expected * 0.98 and not report.warnings[-1:]:
+            report.warnings.append(
+                f"{self.path.name}: only {index} of {expected} frames decoded; the file looks truncated"
+            )
+
+
+class FolderSource(FrameSource):
+    """A folder of still frames (jpg/png/...), in natural sort order, played at ``fps``."""
+
+    def __init__(self, path: Path, fps: float = DEFAULT_FOLDER_FPS) -> None:
+        super().__init__()
+        self.path = path
+        self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        if not self.files:
+            raise InputError(f"{path}: folder holds no video files or image frames")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.files[0]) as im:
+                width, height = im.size
+        except (UnidentifiedImageError, OSError) as exc:
+            raise VideoDecodeError(f"{self.files[0]}: not a readable image ({exc})") from None
+        n = len(self.files)
+        self.info = VideoInfo(str(path), "frames", width, height, fps, n, n / fps, "images")
+
+    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+        from PIL import Image, UnidentifiedImageError
+
+        selector = sampling.selector() if sampling else None
+        report = self.report = DecodeReport()
+        for index, file in enumerate(self.files):
+            t = index / self.info.fps
+            if selector is not None and selector.past_end(t):
+                break
+            report.frames_decoded = index + 1
+            if selector is not None and not selector.keep(index, t):
+                continue
+            try:
+                with Image.open(file) as im:
+                    im = im.convert("RGB")
+                    if size is not None and im.size != size:
+                        im = im.resize(size, Image.Resampling.BILINEAR)
+                    image = np.asarray(im)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise VideoDecodeError(f"{file}: not a readable image ({exc})") from None
+            yield DecodedFrame(index, t, image)
+
+
+class StreamSource(FrameSource):
+    """A live stream (rtsp/rtmp/http/udp/srt URL) or a V4L2 camera, reopened when it drops."""
+
+    def __init__(self, url: str, *, reconnects: int = 3, open_timeout_s: float = 10.0) -> None:
+        super().__init__()
+        self.url = url
+        self.reconnects = reconnects
+        self.open_timeout_s = open_timeout_s
+        container = self._open()
+        with container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else 25.0
+            self.info = VideoInfo(
+                _redact(url),
+                "stream",
+                stream.codec_context.width,
+                stream.codec_context.height,
+                fps,
+                None,
+                None,
+                stream.codec_context.name,
+            )
+
+    def _open(self):
+        av = _av()
+        options = {"rtsp_transport": "tcp"} if self.url.startswith(("rtsp://", "rtsps://")) else {}
+        fmt = "v4l2" if self.url.startswith("/dev/video") else None
+        try:
+            container = av.open(self.url, format=fmt, options=options, timeout=(self.open_timeout_s, 10.0))
+        except av.error.FFmpegError as exc:
+            raise StreamError(f"{_redact(self.url)}: cannot open stream ({_ffmpeg_reason(exc)})") from None
+        if not container.streams.video:
+            container.close()
+            raise StreamError(f"{_redact(self.url)}: stream has no video")
+        return container
+
+    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+        av = _av()
+        selector = sampling.selector() if sampling else None
+        report = self.report = DecodeReport()
+        index = 0
+        start = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                container = self._open()
+            except StreamError:
+                failures += 1
+                if failures > self.reconnects:
+                    raise
+                time.sleep(min(2.0**failures, 10.0))
+                continue
+            with container:
+                stream = container.streams.video[0]
+                try:
+                    for frame in container.decode(stream):
+                        failures = 0
+                        t = time.monotonic() - start
+                        if selector is not None and selector.past_end(t):
+                            report.frames_decoded = index
+                            return
+                        if selector is None or selector.keep(index, t):
+                            yield DecodedFrame(index, t, _to_rgb(frame, size))
+                        index += 1
+                        report.frames_decoded = index
+                    return  # the stream ended cleanly
+                except av.error.FFmpegError as exc:
+                    failures += 1
+                    report.warnings.append(f"stream dropped at frame {index} ({_ffmpeg_reason(exc)})")
+                    if failures > self.reconnects:
+                        raise StreamError(
+                            f"{_redact(self.url)}: stream lost after {self.reconnects} reconnects"
+                        ) from None
+                    log.warning("stream dropped; reconnecting (%d/%d)", failures, self.reconnects)
+
+
+def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(":")[0].strip() or type(exc).__name__
+
+
+def _redact(url: str) -> str:
+    """Hide a password in ``scheme://user:password@host`` so it is never logged."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
