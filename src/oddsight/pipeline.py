@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from oddsight.detectors.base import Detector, make_detector
-from oddsight.errors import ConfigError
+from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache, content_hash
 from oddsight.features.extract import extract_features
 from oddsight.features.types import Features
@@ -127,21 +127,33 @@ class Detection:
         return make_detector(c.method)
 
     def features(self, video: str | Path) -> tuple[Features, bool]:
-        """Features of ``video``, from the cache when it has them. Returns (features, from_cache)."""
+        """Features of ``video``, from the cache when it has them. Returns (features, from_cache).
+
+        A cache hit neither opens nor decodes the video, and never loads the encoder.
+        """
+        from oddsight.video.source import is_stream_url
+
         c = self.config
-        source = open_source(video, folder_fps=c.folder_fps)
         digest = None
-        if c.use_cache and not source.is_live:
+        if c.use_cache and not is_stream_url(str(video)):
+            if not Path(video).exists():
+                raise InputError(f"{video}: no such file or folder")
             digest = content_hash(Path(video))
-            cached = self.cache.get(digest, self._cache_model_key(), c.sampling.key)
+            cached = self.cache.get(digest, self._cache_model_key(), self._sampling_key(video))
             if cached is not None:
                 return cached, True
+        source = open_source(video, folder_fps=c.folder_fps)
         features = extract_features(source, self.encoder, c.sampling, batch_size=c.batch_size, progress=c.progress)
         if len(features) == 0:
-            raise ConfigError(f"{video}: no frame was sampled (video shorter than the sampling start?)")
+            raise InputError(f"{video}: no frame was sampled (is --start past the end of the video?)")
         if digest is not None:
-            self.cache.put(digest, features)
+            self.cache.put(digest, features, self._cache_model_key(), self._sampling_key(video))
         return features, False
+
+    def _sampling_key(self, video: str | Path) -> str:
+        # frame folders have no timestamps of their own: their assumed rate is part of the key
+        key = self.config.sampling.key
+        return f"{key}-at{self.config.folder_fps:g}" if Path(video).is_dir() else key
 
     def _cache_model_key(self) -> str:
         # the cache key names the model before loading it, so a warm run never loads the encoder
@@ -152,9 +164,10 @@ class Detection:
     def run(self, video: str | Path) -> DetectionResult:
         c = self.config
         t0 = time.perf_counter()
+        detector = self.detector  # a bad detector file or option fails before any decoding
         features, from_cache = self.features(video)
         t1 = time.perf_counter()
-        raw = np.asarray(self.detector.score(features), dtype=np.float32)
+        raw = np.asarray(detector.score(features), dtype=np.float32)
         if raw.shape != (len(features),) or not np.all(np.isfinite(raw)):
             raise RuntimeError(f"detector {c.method} returned {raw.shape} scores with non-finite values")
         smoothed = smooth(raw, features.timestamps, c.smooth_s)

@@ -3,7 +3,8 @@
 ``ocsvm``: StandardScaler + One-Class SVM (RBF), the seed system's method. Scores are the
 negated decision function (> 0 = outside the learned normal region); the fitted model is kept
 as plain arrays (support vectors, dual coefficients), so it is saved without pickle and scored
-with numpy. ``knn``: mean cosine distance to the ``k`` nearest normal frames (after scaling);
+with numpy. ``knn``: mean Euclidean distance (standardised space, divided by sqrt(dim)) to the
+``k`` nearest normal frames;
 its default threshold is the ``quantile`` of leave-one-out distances among the normal frames.
 """
 
@@ -75,7 +76,7 @@ class OneClassDetector(Detector):
         self.threshold_ = 0.0
 
     def _fit_knn(self, xs: np.ndarray) -> None:
-        self.train_ = _unit(xs).astype(np.float32)
+        self.train_ = xs.astype(np.float32)
         loo = self._knn_distance(self.train_, exclude_self=True)
         self.threshold_ = float(np.quantile(loo, self.quantile))
 
@@ -90,7 +91,7 @@ class OneClassDetector(Detector):
         xs = (self._check_features(features).astype(np.float64) - self.mean_) / self.scale_
         if self.kind == "ocsvm":
             return (-self._decision(xs)).astype(np.float32)
-        return self._knn_distance(_unit(xs).astype(np.float32), exclude_self=False)
+        return self._knn_distance(xs.astype(np.float32), exclude_self=False)
 
     def _decision(self, xs: np.ndarray) -> np.ndarray:
         sq = (xs**2).sum(1)[:, None] + (self.support_vectors_**2).sum(1)[None, :] - 2 * xs @ self.support_vectors_.T
@@ -99,8 +100,12 @@ class OneClassDetector(Detector):
     def _knn_distance(self, x: np.ndarray, exclude_self: bool) -> np.ndarray:
         out = np.empty(len(x), dtype=np.float32)
         k = min(self.k, len(self.train_) - int(exclude_self))
+        train_sq = (self.train_**2).sum(axis=1)
+        dim = x.shape[1]
         for start in range(0, len(x), 1024):
-            d = 1.0 - x[start : start + 1024] @ self.train_.T
+            part = x[start : start + 1024]
+            sq = (part**2).sum(axis=1)[:, None] + train_sq[None, :] - 2.0 * part @ self.train_.T
+            d = np.sqrt(np.maximum(sq, 0.0) / dim)
             if exclude_self:
                 rows = np.arange(len(d))
                 d[rows, rows + start] = np.inf
@@ -119,7 +124,3 @@ class OneClassDetector(Detector):
         names = ["model_id_", "sampling_key_", "threshold_", "n_train_"]
         names += ["intercept_", "gamma_"] if self.kind == "ocsvm" else []
         return {n: getattr(self, n) for n in names}
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -54,16 +54,19 @@ def load_detector(path: Path, expect_encoder: str | None = None) -> OneClassDete
         with zipfile.ZipFile(path) as zf:
             manifest = json.loads(zf.read("manifest.json"))
             arrays_raw = zf.read("arrays.npz")
-        with np.load(io.BytesIO(arrays_raw), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ModelFileError(f"{path}: not an oddsight detector file ({type(exc).__name__})") from None
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an oddsight detector file")
     if manifest.get("version") != VERSION:
         raise ModelFileError(
             f"{path}: detector format version {manifest.get('version')} is not supported (need {VERSION})"
         )
+    try:
+        with np.load(io.BytesIO(arrays_raw), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path}: detector arrays are unreadable ({type(exc).__name__})") from None
     if manifest.get("detector") != OneClassDetector.name:
         raise ModelFileError(f"{path}: unknown detector {manifest.get('detector')!r}")
     if expect_encoder is not None and manifest["encoder"] != expect_encoder:

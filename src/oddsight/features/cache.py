@@ -97,8 +97,8 @@ class FeatureCache:
             file.unlink(missing_ok=True)  # a corrupt entry is dropped and recomputed
             return None
 
-    def put(self, digest: str, features: Features) -> Path:
-        file = self._file(digest, features.model_id, features.sampling_key)
+    def put(self, digest: str, features: Features, model_key: str, sampling_key: str) -> Path:
+        file = self._file(digest, model_key, sampling_key)
         file.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT_VERSION,

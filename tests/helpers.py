@@ -1,0 +1,38 @@
+"""Synthetic features with known anomalies, for detector tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oddsight.features.types import Features
+from oddsight.video.source import VideoInfo
+
+
+def synthetic_features(n=60, dim=32, anomalous=range(40, 46), seed=0, model_id="test-model", fps=2.0) -> Features:
+    scene = np.random.default_rng(1234)  # the same scene for every seed; only the noise differs
+    base, odd = scene.normal(size=dim), scene.normal(size=dim) * 1.5
+    rng = np.random.default_rng(seed)
+    x = base + 0.15 * rng.normal(size=(n, dim))
+    for i in anomalous:
+        x[i] = odd + 0.15 * rng.normal(size=dim)
+    info = VideoInfo("synthetic", "file", 64, 48, 30.0, n * 15, n / fps)
+    t = np.arange(n) / fps
+    return Features(x.astype(np.float32), np.arange(n) * 15, t, info, model_id, f"fps{fps:g}")
+
+
+class FakeTextEncoder:
+    """Text 'embeddings' that point at known directions: a real TextEncoder for the contract."""
+
+    model_id = "test-model"
+    logit_scale = 50.0
+
+    def __init__(self, directions: dict[str, np.ndarray]) -> None:
+        self.directions = directions
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for text in texts:
+            key = next(k for k in self.directions if k in text)
+            v = self.directions[key]
+            out.append(v / np.linalg.norm(v))
+        return np.asarray(out, np.float32)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from oddsight.cli import app
+from tests.conftest import make_video
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_detect_writes_json_csv_png_and_video(video, tmp_path):
+    out = tmp_path / "out"
+    r = run("detect", str(video), "--fps", "5", "--out", str(out), "--save-video", "-q")
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "clip.json").read_text())
+    assert data["schema_version"] == 1 and data["method"] == "novelty" and data["model"] == "dinov2-small"
+    assert len(data["frame_scores"]) == 60 and data["video"]["fps"] == 10
+    assert (out / "clip.events.csv").read_text().startswith("video,event,start_frame")
+    assert (out / "clip.png").read_bytes()[:4] == b"\x89PNG"
+    import av
+
+    with av.open(str(out / "clip.annotated.mp4")) as c:
+        assert c.streams.video[0].frames == 60 or sum(1 for _ in c.decode(video=0)) == 60
+
+
+def test_json_to_stdout_and_a_folder_of_videos(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "a.mp4", n_frames=30, anomaly=range(10, 20))
+    make_video(folder / "b.avi", n_frames=30)
+    (folder / "notes.txt").write_text("ignored")
+    r = run("detect", str(folder), "--fps", "5", "--out", str(tmp_path / "o"), "--json", "--threshold", "0.05")
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout)
+    assert [res["video"]["source"].rsplit("/", 1)[-1] for res in payload["results"]] == ["a.mp4", "b.avi"]
+    assert all(len(res["frame_scores"]) == 30 for res in payload["results"])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.mp4", "no such file"),
+        (lambda p: ((p / "empty.mp4").write_bytes(b"") and p / "empty.mp4") or p / "empty.mp4", "empty"),
+        (lambda p: (p / "notes.mp4").write_text("hello") and p / "notes.mp4", "not a video"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, make, message):
+    path = make(tmp_path)
+    r = run("detect", str(path), "-q", "--out", str(tmp_path / "o"))
+    assert r.exit_code != 0
+    assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_method_and_missing_detector(video, tmp_path):
+    r = run("detect", str(video), "--method", "magic", "-q")
+    assert r.exit_code == 2 and "unknown method" in r.stderr
+    r = run("detect", str(video), "--method", "oneclass", "-q", "--out", str(tmp_path))
+    assert r.exit_code == 2 and "--detector" in r.stderr
+
+
+def test_fit_then_detect_oneclass_and_refuse_other_encoder(tmp_path):
+    normal = make_video(tmp_path / "normal.mp4", n_frames=80)
+    odd = make_video(tmp_path / "odd.mp4", n_frames=60, anomaly=range(30, 45))
+    model = tmp_path / "site.oddsight"
+    r = run("fit", str(normal), "-o", str(model), "--fps", "5", "--kind", "knn", "-q")
+    assert r.exit_code == 0, r.output
+    r = run(
+        "detect",
+        str(odd),
+        "--method",
+        "oneclass",
+        "--detector",
+        str(model),
+        "--fps",
+        "5",
+        "--json",
+        "-q",
+        "--smooth",
+        "0.5",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"][0]
+    scores = res["frame_scores"]
+    assert max(scores[30:45]) > max(scores[:20]) and res["events"]
+    r = run("detect", str(odd), "--method", "oneclass", "--detector", str(model), "--model", "clip-vit-b32", "-q")
+    assert r.exit_code == 4 and "fitted on dinov2-small" in r.stderr
+    (tmp_path / "bad.oddsight").write_text("nope")
+    r = run("detect", str(odd), "--method", "oneclass", "--detector", str(tmp_path / "bad.oddsight"), "-q")
+    assert r.exit_code == 4 and "not an oddsight detector file" in r.stderr
+
+
+def test_models_list_and_pull(tmp_path):
+    r = run("models", "list", "--json")
+    rows = {row["id"]: row for row in json.loads(r.stdout)}
+    assert rows["dinov2-small"]["available"] in ("pip", "cache")
+    assert rows["clip-vit-b32"]["available"] == "missing"
+    r = run("models", "pull", "dinov2-small", "--to", str(tmp_path / "carry"))
+    assert r.exit_code == 0 and (tmp_path / "carry" / "model.onnx").exists()
+    r = run("models", "pull", "clip-vit-b32")
+    assert r.exit_code == 3 and "cannot download" in r.stderr
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys, oddsight.cli; print(sorted(m for m in ('numpy','onnxruntime','torch','av') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
