@@ -32,14 +32,23 @@ def test_missing_model_says_how_to_get_it():
 
 def test_offline_dinov2_onnx_real_model():
     enc = load_image_encoder("dinov2-small")
-    assert isinstance(enc, ImageEncoder) and enc.dim == 768 and enc.input_size == (224, 224)
+    assert isinstance(enc, ImageEncoder) and enc.dim == 768 and enc.input_size == (168, 168)
     x = frames()
     a = enc.embed(enc.preprocess(x))
     b = enc.embed(enc.preprocess(x[:2]))
     assert a.shape == (4, 768) and np.isfinite(a).all()
-    np.testing.assert_allclose(a[:2], b, atol=1e-4)  # batching does not change embeddings
+    # int8 dynamic quantization scales activations per batch: batching moves embeddings only slightly
+    cos_ab = (a[:2] * b).sum(1) / np.linalg.norm(a[:2], axis=1) / np.linalg.norm(b, axis=1)
+    assert cos_ab.min() > 0.995
+    np.testing.assert_allclose(enc.embed(enc.preprocess(x)), a)  # and the same batch gives the same result
     cos = (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (a / np.linalg.norm(a, axis=1, keepdims=True)).T
     assert cos[0, 1] > cos[0, 3]  # the frame with the red blob is further from the others
+
+
+def test_fp32_dinov2_is_exact_across_batches():
+    enc = load_image_encoder("dinov2-small-fp32")
+    x = frames(3, 224)
+    np.testing.assert_allclose(enc.embed(enc.preprocess(x))[:1], enc.embed(enc.preprocess(x[:1])), atol=1e-4)
 
 
 def test_dinov2_through_transformers_from_a_local_folder(tmp_path):

@@ -291,10 +291,10 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as J
         if as_json:
             typer.echo(json.dumps(rows, indent=1))
             return
-        typer.echo(f"{'model':<14} {'role':<11} {'offline now':<12} sources  [licence]")
+        typer.echo(f"{'model':<18} {'role':<11} {'offline now':<12} sources  [licence]")
         for r in rows:
             status = "yes (" + r["available"] + ")" if r["available"] != "missing" else "no"
-            typer.echo(f"{r['id']:<14} {r['role']:<11} {status:<12} {r['sources']}  [{r['licence']}]")
+            typer.echo(f"{r['id']:<18} {r['role']:<11} {status:<12} {r['sources']}  [{r['licence']}]")
 
 
 @models_app.command("pull")

@@ -19,7 +19,7 @@ class NoveltyDetector(Detector):
 
     name = "novelty"
 
-    def __init__(self, k: int = 3, gap_s: float = 2.0, threshold: float = 0.12) -> None:
+    def __init__(self, k: int = 3, gap_s: float = 2.0, threshold: float = 0.03) -> None:
         self.k = k
         self.gap_s = gap_s
         self.threshold = threshold

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from pathlib import Path
 
@@ -101,15 +102,17 @@ def prepare_cached(resolved: Resolved, target: Path) -> None:
     if (target / "model.onnx").exists():
         return
     source = next(s for s in resolved.spec.sources if s["kind"] == "pip")
-    derive_backbone(loc, target / "model.onnx", source["onnx_output"])
+    derive_backbone(loc, target / "model.onnx", source["onnx_output"], quantize=resolved.spec.extra.get("quantize"))
 
 
-def derive_backbone(src: Path, dst: Path, output: str) -> None:
-    """Cut the ONNX graph at ``output`` (the backbone's last hidden state), with any input size."""
+def derive_backbone(src: Path, dst: Path, output: str, quantize: str | None = None) -> None:
+    """Cut the ONNX graph at ``output`` (the backbone's last hidden state), with any input size,
+    and optionally quantize its weights to int8 (dynamic quantization, as ONNX Runtime does it)."""
     import onnx
     from onnx import utils
 
-    tmp = dst.with_suffix(f".tmp{os.getpid()}")
+    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.onnx")
+    tmp_q = dst.with_name(f".{dst.stem}.{os.getpid()}.q.onnx")
     try:
         utils.extract_model(str(src), str(tmp), ["input_image"], [output])
         model = onnx.load(str(tmp))
@@ -118,7 +121,17 @@ def derive_backbone(src: Path, dst: Path, output: str) -> None:
             dims[i].ClearField("dim_value")
             dims[i].dim_param = name
         onnx.save(model, str(tmp))
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            logging.disable(logging.WARNING)  # its advice to pre-process is for static quantization
+            try:
+                quantize_dynamic(str(tmp), str(tmp_q), weight_type=QuantType.QInt8)
+            finally:
+                logging.disable(logging.NOTSET)
+            tmp_q.replace(tmp)
         tmp.replace(dst)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
+        tmp_q.unlink(missing_ok=True)
         raise ModelFileError(f"{src}: cannot derive the DINOv2 backbone ({type(exc).__name__}: {exc})") from None

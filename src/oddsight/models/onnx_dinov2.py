@@ -24,18 +24,18 @@ def ort_providers(device: str) -> list[str]:
 class OnnxDinov2:
     """Embedding = [CLS token, mean of patch tokens] of the last layer (2 x 384 = 768-d)."""
 
-    def __init__(self, spec: ModelSpec, onnx_file: Path, *, device: str = "auto", input_size: int | None = None):
+    def __init__(self, spec: ModelSpec, onnx_file: Path, *, device: str = "auto"):
         import onnxruntime as ort
 
         self.spec = spec
-        size = input_size or spec.input_size or 224
-        if size % 14:
-            raise ModelFileError(f"DINOv2 input size must be a multiple of 14, got {size}")
+        size = spec.input_size or 224
         self.input_size = (size, size)
-        self.model_id = spec.id if size == spec.input_size else f"{spec.id}@{size}"
+        self.model_id = spec.id
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = int(os.environ.get("ODDSIGHT_THREADS", "0")) or (os.cpu_count() or 1)
+        # no busy-waiting between ops: the decoding thread needs those cycles on small machines
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(onnx_file), options, providers=ort_providers(device))
         except Exception as exc:
