@@ -94,3 +94,17 @@ def test_bad_model_files(tmp_path):
         load_image_encoder("clip-vit-b32", path=tmp_path / "empty")
     with pytest.raises(ModelUnavailableError, match="does not exist"):
         load_image_encoder("dinov2-small", path=tmp_path / "nope")
+
+
+def test_a_stale_derived_model_is_never_used(tmp_path):
+    from oddsight.models.registry import RECIPE_FILE, cache_location, is_prepared
+
+    spec = get_spec("dinov2-small")
+    load_image_encoder("dinov2-small")  # derives into the cache
+    folder = cache_location(spec)
+    assert is_prepared(spec, folder) and resolve(spec).kind == "cache"
+    (folder / RECIPE_FILE).write_text('{"fingerprint": "another-variant"}')
+    assert not is_prepared(spec, folder) and resolve(spec).kind == "pip"
+    load_image_encoder("dinov2-small")  # derives again, for this variant
+    assert is_prepared(spec, folder)
+    assert get_spec("dinov2-small-224").fingerprint != spec.fingerprint

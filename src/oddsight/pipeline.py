@@ -156,10 +156,12 @@ class Detection:
         return f"{key}-at{self.config.folder_fps:g}" if Path(video).is_dir() else key
 
     def _cache_model_key(self) -> str:
-        # the cache key names the model before loading it, so a warm run never loads the encoder
-        return (
-            self.model_id if self.config.model_path is None else f"{self.model_id}-{Path(self.config.model_path).name}"
-        )
+        # named before loading the model, so a warm run never loads the encoder; the fingerprint
+        # changes with the model's variant (input size, quantization), so stale features are never reused
+        from oddsight.models.registry import get_spec
+
+        key = f"{self.model_id}-{get_spec(self.model_id).fingerprint}"
+        return key if self.config.model_path is None else f"{key}-{Path(self.config.model_path).name}"
 
     def run(self, video: str | Path) -> DetectionResult:
         c = self.config

@@ -15,8 +15,10 @@ from oddsight.models.registry import (
     cache_location,
     copy_tree,
     get_spec,
+    is_prepared,
     resolve,
     verify_pip_file,
+    write_recipe,
 )
 
 
@@ -99,10 +101,11 @@ def prepare_cached(resolved: Resolved, target: Path) -> None:
         if loc.resolve() != target.resolve():
             copy_tree(loc, target)
         return
-    if (target / "model.onnx").exists():
+    if is_prepared(resolved.spec, target):
         return
     source = next(s for s in resolved.spec.sources if s["kind"] == "pip")
     derive_backbone(loc, target / "model.onnx", source["onnx_output"], quantize=resolved.spec.extra.get("quantize"))
+    write_recipe(resolved.spec, target)
 
 
 def derive_backbone(src: Path, dst: Path, output: str, quantize: str | None = None) -> None:

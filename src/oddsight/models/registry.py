@@ -35,6 +35,15 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def fingerprint(self) -> str:
+        """A short hash of everything that shapes this model's outputs (sources, preprocessing, variant)."""
+        recipe = {
+            "backend": self.backend, "sources": self.sources, "input_size": self.input_size,
+            "mean": self.mean, "std": self.std, "extra": self.extra,
+        }
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+
+    @property
     def hub_repo(self) -> str | None:
         return next((s["repo"] for s in self.sources if s["kind"] == "hub"), None)
 
@@ -120,7 +129,7 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
             raise ModelUnavailableError(f"model path {p} does not exist")
         return Resolved(spec, "path", p)
     cached = cache_location(spec)
-    if (cached / "model.onnx").exists() or (cached / "config.json").exists():
+    if is_prepared(spec, cached):
         return Resolved(spec, "cache", cached)
     for source in spec.sources:
         if source["kind"] == "pip":
@@ -132,6 +141,27 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
             if loc is not None:
                 return Resolved(spec, "hub", loc)
     raise ModelUnavailableError(unavailable_message(spec))
+
+
+RECIPE_FILE = "oddsight-recipe.json"
+
+
+def is_prepared(spec: ModelSpec, folder: Path) -> bool:
+    """True when ``folder`` holds this spec's model: a folder model, or a derived ONNX file whose
+    recipe matches the spec now (a stale derivation from another variant is never used)."""
+    if (folder / "config.json").exists():
+        return True
+    recipe = folder / RECIPE_FILE
+    if not (folder / "model.onnx").exists() or not recipe.exists():
+        return False
+    try:
+        return json.loads(recipe.read_text()).get("fingerprint") == spec.fingerprint
+    except (OSError, ValueError):
+        return False
+
+
+def write_recipe(spec: ModelSpec, folder: Path) -> None:
+    (folder / RECIPE_FILE).write_text(json.dumps({"model": spec.id, "fingerprint": spec.fingerprint}))
 
 
 def unavailable_message(spec: ModelSpec) -> str:
