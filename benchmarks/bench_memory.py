@@ -4,7 +4,7 @@ Both videos are made by remuxing (no re-encoding) a real 2-minute surveillance v
 ../shared/data: the first 60 s, and the whole video looped 30 times. Each `detect` runs in its own
 process (cache off, JSON/CSV/PNG written as usual); its peak RSS is read with getrusage.
 
-    .venv/bin/python benchmarks/bench_memory.py [--fps 0.5] [--minutes 60]
+    .venv/bin/python benchmarks/bench_memory.py [--fps 2] [--minutes 60]
 """
 
 from __future__ import annotations
@@ -76,9 +76,11 @@ def peak_rss_mb(video: Path, fps: float, out: Path) -> tuple[float, float, dict]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fps", type=float, default=0.5)
+    parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--minutes", type=float, default=60)
     args = parser.parse_args()
+    exe = Path(sys.executable).parent / "oddsight"
+    subprocess.run([str(exe), "models", "pull", "dinov2-small"], check=True, capture_output=True)  # not measured
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         short, long = tmp_path / "one_minute.mp4", tmp_path / "long.mp4"

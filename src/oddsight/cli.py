@@ -100,10 +100,37 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars 
 FramesFpsOpt = Annotated[float, typer.Option("--frames-fps", help="Frame rate of image-folder inputs.")]
 
 
+MethodOpt = Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot (| text-sim in eval)")]
+DetectorOpt = Annotated[str | None, typer.Option("--detector", help="Fitted .oddsight file (oneclass).")]
+AnomalyOpt = Annotated[list[str] | None, typer.Option("--anomaly", help="Anomaly prompt, repeatable.")]
+NormalOpt = Annotated[list[str] | None, typer.Option("--normal", help="Normal prompt, repeatable.")]
+ThresholdOpt = Annotated[float | None, typer.Option("--threshold", help="Event threshold (default: method's).")]
+SmoothOpt = Annotated[float, typer.Option("--smooth", help="Smoothing window, seconds.")]
+MinEventOpt = Annotated[float, typer.Option("--min-event", help="Shortest event kept, seconds.")]
+MergeGapOpt = Annotated[float, typer.Option("--merge-gap", help="Merge events closer than this, seconds.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per encoder call.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
+
+
+def _config(method: str, methods: tuple[str, ...], **options) -> DetectConfig:
+    from oddsight.errors import ConfigError
+    from oddsight.pipeline import DetectConfig
+
+    if method not in methods:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
+    sampling = _sampling(options.pop("fps"), options.pop("stride"), options.pop("start", 0.0), options.pop("end", None))
+    anomaly, normal = options.pop("anomaly"), options.pop("normal")
+    return DetectConfig(
+        method=method, sampling=sampling, anomaly_prompts=anomaly or None, normal_prompts=normal or None, **options
+    )
+
+
 @app.command()
 def detect(
     videos: Annotated[list[str], typer.Argument(help="Video files, frame folders, folders of videos, stream URLs.")],
-    method: Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot")] = "novelty",
+    method: MethodOpt = "novelty",
     fps: FpsOpt = None,
     stride: StrideOpt = None,
     start: Annotated[float, typer.Option("--start", help="Start at this second.")] = 0.0,
@@ -112,43 +139,43 @@ def detect(
         "oddsight-out"
     ),
     save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated MP4.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     model: ModelOpt = None,
     model_path: ModelPathOpt = None,
-    detector: Annotated[str | None, typer.Option("--detector", help="Fitted .oddsight file (oneclass).")] = None,
-    anomaly: Annotated[
-        list[str] | None, typer.Option("--anomaly", help="Anomaly prompt (zeroshot), repeatable.")
-    ] = None,
-    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal prompt (zeroshot), repeatable.")] = None,
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Event threshold (default: method's).")] = None,
-    smooth: Annotated[float, typer.Option("--smooth", help="Smoothing window, seconds.")] = 4.0,
-    min_event: Annotated[float, typer.Option("--min-event", help="Shortest event kept, seconds.")] = 1.0,
-    merge_gap: Annotated[float, typer.Option("--merge-gap", help="Merge events closer than this, seconds.")] = 2.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Frames per encoder call.")] = 16,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")] = False,
+    detector: DetectorOpt = None,
+    anomaly: AnomalyOpt = None,
+    normal: NormalOpt = None,
+    threshold: ThresholdOpt = None,
+    smooth: SmoothOpt = 4.0,
+    min_event: MinEventOpt = 1.0,
+    merge_gap: MergeGapOpt = 2.0,
+    batch_size: BatchOpt = 16,
+    device: DeviceOpt = "auto",
+    no_cache: NoCacheOpt = False,
     frames_fps: FramesFpsOpt = 25.0,
 ) -> None:
     """Score every frame of each video and report anomalous events."""
     with _Errors():
-        from oddsight.errors import ConfigError, OddsightError
-        from oddsight.pipeline import DetectConfig, Detection
+        from oddsight.errors import OddsightError
+        from oddsight.pipeline import Detection
 
-        if method not in METHODS:
-            raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-        config = DetectConfig(
-            method=method,
+        config = _config(
+            method,
+            METHODS,
             model=model,
             model_path=model_path,
-            sampling=_sampling(fps, stride, start, end),
+            fps=fps,
+            stride=stride,
+            start=start,
+            end=end,
             threshold=threshold,
             smooth_s=smooth,
             min_event_s=min_event,
             merge_gap_s=merge_gap,
             detector_path=detector,
-            anomaly_prompts=anomaly or None,
-            normal_prompts=normal or None,
+            anomaly=anomaly,
+            normal=normal,
             batch_size=batch_size,
             device=device,
             use_cache=not no_cache,
@@ -227,6 +254,99 @@ def _print_summary(result: DetectionResult, files: dict[str, Path]) -> None:
             f"peak {e.peak_score:.3f} at {_clock(e.peak_s)}{label}"
         )
     typer.echo("  -> " + ", ".join(str(p) for p in files.values()))
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="ucf-crime | xd-violence | frame-labels | frame-text | segment-text | csv")
+    ],
+    root: Annotated[Path, typer.Option("--root", help="The dataset's folder.")],
+    method: MethodOpt = "novelty",
+    fps: FpsOpt = None,
+    stride: StrideOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write ROC/PR and per-video plots.")] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    detector: DetectorOpt = None,
+    anomaly: AnomalyOpt = None,
+    normal: NormalOpt = None,
+    threshold: ThresholdOpt = None,
+    smooth: SmoothOpt = 4.0,
+    min_event: MinEventOpt = 1.0,
+    merge_gap: MergeGapOpt = 2.0,
+    batch_size: BatchOpt = 16,
+    device: DeviceOpt = "auto",
+    no_cache: NoCacheOpt = False,
+    frames_fps: FramesFpsOpt = 25.0,
+    end_exclusive: Annotated[bool, typer.Option("--end-exclusive", help="Label end frames are exclusive.")] = False,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="csv: the labels file (default ROOT/labels.csv).")
+    ] = None,
+    csv_units: Annotated[str, typer.Option("--csv-units", help="csv: frames | seconds")] = "frames",
+    iou: Annotated[float, typer.Option("--iou", help="IoU for event-level precision/recall.")] = 0.1,
+) -> None:
+    """Measure a method on a labelled benchmark with the same code path as `detect`."""
+    with _Errors():
+        from oddsight.evaluate.datasets import load_dataset
+        from oddsight.evaluate.runner import evaluate
+
+        config = _config(
+            method,
+            (*METHODS, "text-sim"),
+            model=model,
+            model_path=model_path,
+            fps=fps,
+            stride=stride,
+            threshold=threshold,
+            smooth_s=smooth,
+            min_event_s=min_event,
+            merge_gap_s=merge_gap,
+            detector_path=detector,
+            anomaly=anomaly,
+            normal=normal,
+            batch_size=batch_size,
+            device=device,
+            use_cache=not no_cache,
+            folder_fps=frames_fps,
+            progress=False,
+        )
+        videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
+        say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
+        report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say)
+        for v in report.videos:
+            for w in v.warnings:
+                _warn(f"{v.name}: {w}")
+        if out is not None:
+            from oddsight.evaluate.plots import write_eval_plots
+
+            write_eval_plots(report, out)
+            (out / "eval.json").write_text(json.dumps(report.to_dict(), indent=1))
+        if as_json:
+            typer.echo(json.dumps(report.to_dict()))
+        elif not quiet:
+            _print_eval(report)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _print_eval(report) -> None:
+    s = report.summary
+    typer.echo(f"{report.dataset}: {report.method} ({report.model}), {s['n_videos']} videos, {s['n_frames']} frames")
+    for v in report.videos:
+        typer.echo(f"  {v.name:<28} frames {len(v.labels):>6}  AUC {_fmt(v.auc, 3):>6}  events {len(v.result.events)}")
+    typer.echo(
+        f"micro AUC {_fmt(s['auc'])}  macro AUC {_fmt(s['macro_auc'])}  AP {_fmt(s['ap'])}  "
+        f"PR-AUC(trapz) {_fmt(s['pr_auc'])}  EER {_fmt(s['eer'])}"
+    )
+    typer.echo(
+        f"events @IoU {s['event_iou']}: precision {_fmt(s['event_precision'], 3)} recall {_fmt(s['event_recall'], 3)}; "
+        f"false alarms/hour on normal videos {_fmt(s['false_alarms_per_hour'], 2)}  (threshold {s['threshold']:g})"
+    )
 
 
 @app.command()

@@ -31,7 +31,7 @@ class NoveltyDetector(Detector):
         t = np.asarray(features.timestamps, dtype=np.float64)
         n = len(x)
         scores = np.zeros(n, dtype=np.float32)
-        block = 512  # distances in blocks: memory stays O(block * n)
+        block = max(1, (1 << 18) // n)  # distances in blocks of <= 256k values: memory does not grow with n
         for start in range(0, n, block):
             stop = min(n, start + block)
             dist = 1.0 - x[start:stop] @ x.T

@@ -38,8 +38,12 @@ class ModelSpec:
     def fingerprint(self) -> str:
         """A short hash of everything that shapes this model's outputs (sources, preprocessing, variant)."""
         recipe = {
-            "backend": self.backend, "sources": self.sources, "input_size": self.input_size,
-            "mean": self.mean, "std": self.std, "extra": self.extra,
+            "backend": self.backend,
+            "sources": self.sources,
+            "input_size": self.input_size,
+            "mean": self.mean,
+            "std": self.std,
+            "extra": self.extra,
         }
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
 

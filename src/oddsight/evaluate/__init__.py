@@ -1,0 +1,1 @@
+"""Evaluation on standard benchmarks: dataset readers, metrics, the evaluation loop, plots."""
