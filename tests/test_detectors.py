@@ -114,3 +114,16 @@ def test_zeroshot_prompt_ensembles_and_labels():
         ZeroShotDetector(FakeTextEncoder({}), templates=["no placeholder"]).score(features)
     with pytest.raises(ConfigError, match="does not match"):
         zeroshot_for(features).score(synthetic_features(model_id="other"))
+
+
+def test_blocked_novelty_equals_brute_force_across_block_boundaries():
+    from oddsight.detectors.base import unit_halves
+
+    features = synthetic_features(n=2500, dim=16, anomalous=range(0))
+    features.embeddings = features.embeddings.astype(np.float16)
+    x = unit_halves(features.embeddings)
+    dist = 1.0 - x @ x.T
+    t = features.timestamps
+    dist[np.abs(t[:, None] - t[None, :]) <= 2.0] = np.inf
+    expected = np.sort(dist, axis=1)[:, :3].mean(axis=1)
+    np.testing.assert_allclose(NoveltyDetector(k=3, gap_s=2.0).score(features), expected, rtol=1e-4, atol=1e-6)

@@ -24,3 +24,16 @@ def test_default_detect_on_a_real_fight(shared):
     assert len(result.frame_scores) == 1105 and len(result.sample_scores) == 74
     inside = result.frame_scores[570:841].mean()
     assert inside > result.frame_scores[:400].mean()
+
+
+def test_default_settings_no_false_alarm_on_normal_and_an_event_on_each_anomaly(shared):
+    from oddsight.evaluate.datasets import load_dataset
+    from oddsight.evaluate.metrics import iou
+
+    session = Detection(DetectConfig(progress=False))
+    assert session.run(shared / "normal" / "vtest.avi").events == []
+    for video in load_dataset("ucf-crime", shared / "ucf_crime"):
+        if video.is_normal:
+            continue
+        events = [(e.start_frame, e.end_frame) for e in session.run(video.source).events]
+        assert any(iou(e, span) > 0 for e in events for span in video.spans), video.name

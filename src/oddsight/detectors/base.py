@@ -38,14 +38,23 @@ class Detector(ABC):
 
     @staticmethod
     def _check_features(features: Features) -> np.ndarray:
-        x = np.asarray(features.embeddings, dtype=np.float32)
+        """The embeddings as stored (no copy); compute on them in float32 blocks (``row_blocks``)."""
+        x = np.asarray(features.embeddings)
         if x.ndim != 2 or len(x) == 0:
             raise ConfigError(f"expected features of shape (n_frames > 0, dim), got {x.shape}")
         return x
 
 
+BLOCK_ROWS = 1024  # rows per block: scoring memory stays flat however long the video
+
+
+def row_blocks(n: int, size: int = BLOCK_ROWS) -> list[slice]:
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
+
+
 def unit_halves(x: np.ndarray, parts: int = 2) -> np.ndarray:
-    """L2-normalise each of ``parts`` equal blocks (e.g. CLS and mean-patch) and the whole."""
+    """L2-normalise each of ``parts`` equal blocks (e.g. CLS and mean-patch) and the whole, in float32."""
+    x = x.astype(np.float32, copy=False)
     blocks = np.split(x, parts, axis=1) if x.shape[1] % parts == 0 else [x]
     blocks = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in blocks]
     return np.concatenate(blocks, axis=1) / np.sqrt(len(blocks))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oddsight.detectors.base import Detector, unit_halves
+from oddsight.detectors.base import Detector, row_blocks, unit_halves
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
@@ -27,23 +27,24 @@ class NoveltyDetector(Detector):
     def score(self, features: Features) -> np.ndarray:
         if self.k < 1 or self.gap_s < 0:
             raise ConfigError(f"novelty needs k >= 1 and gap_s >= 0, got k={self.k}, gap_s={self.gap_s}")
-        x = unit_halves(self._check_features(features))
+        emb = self._check_features(features)
         t = np.asarray(features.timestamps, dtype=np.float64)
-        n = len(x)
+        n = len(emb)
+        k = min(self.k, n)
+        blocks = row_blocks(n)
         scores = np.zeros(n, dtype=np.float32)
-        block = max(1, (1 << 18) // n)  # distances in blocks of <= 256k values: memory does not grow with n
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            dist = 1.0 - x[start:stop] @ x.T
-            near = np.abs(t[start:stop, None] - t[None, :]) <= self.gap_s
-            dist[near] = np.inf
-            k = min(self.k, n)
-            part = np.partition(dist, k - 1, axis=1)[:, :k]
-            finite = np.isfinite(part)
+        for rows in blocks:
+            x = unit_halves(emb[rows])
+            best = np.full((len(x), k), np.inf, dtype=np.float32)
+            for cols in blocks:  # a running k-smallest over column blocks: no n x n matrix
+                dist = 1.0 - x @ unit_halves(emb[cols]).T
+                dist[np.abs(t[rows, None] - t[None, cols]) <= self.gap_s] = np.inf
+                best = np.partition(np.concatenate([best, dist], axis=1), k - 1, axis=1)[:, :k]
+            finite = np.isfinite(best)
             count = finite.sum(axis=1)
-            total = np.where(finite, part, 0.0).sum(axis=1)
+            total = np.where(finite, best, 0.0).sum(axis=1)
             # a frame with nothing outside its gap (a very short video) has nothing to differ from: 0
-            scores[start:stop] = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+            scores[rows] = np.where(count > 0, total / np.maximum(count, 1), 0.0)
         return scores
 
     def default_threshold(self) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from oddsight.detectors.base import Detector
+from oddsight.detectors.base import Detector, row_blocks
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
@@ -88,10 +88,15 @@ class OneClassDetector(Detector):
             raise ConfigError(
                 f"detector was fitted on {self.model_id_} features, but these come from {features.model_id}"
             )
-        xs = (self._check_features(features).astype(np.float64) - self.mean_) / self.scale_
-        if self.kind == "ocsvm":
-            return (-self._decision(xs)).astype(np.float32)
-        return self._knn_distance(xs.astype(np.float32), exclude_self=False)
+        x = self._check_features(features)
+        out = np.empty(len(x), dtype=np.float32)
+        for rows in row_blocks(len(x)):
+            xs = (x[rows].astype(np.float64) - self.mean_) / self.scale_
+            if self.kind == "ocsvm":
+                out[rows] = -self._decision(xs)
+            else:
+                out[rows] = self._knn_distance(xs.astype(np.float32), exclude_self=False)
+        return out
 
     def _decision(self, xs: np.ndarray) -> np.ndarray:
         sq = (xs**2).sum(1)[:, None] + (self.support_vectors_**2).sum(1)[None, :] - 2 * xs @ self.support_vectors_.T

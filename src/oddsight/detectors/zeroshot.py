@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from oddsight.detectors.base import Detector
+from oddsight.detectors.base import Detector, row_blocks
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 from oddsight.models.base import TextEncoder, l2_normalize
@@ -75,14 +75,17 @@ class ZeroShotDetector(Detector):
         encoder_id = getattr(self.text_encoder, "model_id", features.model_id)
         if features.model_id != encoder_id:
             raise ConfigError(f"zeroshot text model {encoder_id} does not match image features of {features.model_id}")
-        x = l2_normalize(self._check_features(features))
+        x = self._check_features(features)
         if x.shape[1] != classes.shape[1]:
             raise ConfigError(f"image embeddings are {x.shape[1]}-d but text embeddings {classes.shape[1]}-d")
         temperature = self.temperature or float(getattr(self.text_encoder, "logit_scale", 100.0))
-        logits = temperature * (x @ classes.T)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        out = np.empty((len(x), len(classes)), dtype=np.float32)
+        for rows in row_blocks(len(x)):
+            logits = temperature * (l2_normalize(x[rows].astype(np.float32)) @ classes.T)
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            out[rows] = p / p.sum(axis=1, keepdims=True)
+        return out
 
     def top_prompt(self, features: Features) -> list[str]:
         """The most probable anomaly prompt for each frame (the 'what' of an event)."""

@@ -16,7 +16,7 @@ class Features:
     ``info.frame_count`` is the number of frames actually decoded (every frame, sampled or not).
     """
 
-    embeddings: np.ndarray  # (n, dim) float32
+    embeddings: np.ndarray  # (n, dim) float16 as stored; detectors compute in float32 blocks
     indices: np.ndarray  # (n,) int64 frame index of each sampled frame
     timestamps: np.ndarray  # (n,) float64 seconds from the first frame
     info: VideoInfo
