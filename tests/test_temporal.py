@@ -41,3 +41,15 @@ def test_events_hysteresis_min_length_and_merge():
     assert e.start_s == 2.0 and e.end_s == 5.0 and e.peak_score == 1.0 and 0.9 < e.mean_score <= 1
     assert find_events(np.zeros(10), fps, 0.5) == []
     assert find_events(np.ones(30), fps, 0.5)[0].end_frame == 29  # open at the end
+
+
+def test_plot_decimation_keeps_peaks():
+    from oddsight.report.plot import MAX_POINTS, _decimate
+
+    s = np.zeros(100_000, dtype=np.float32)
+    s[54_321] = 5.0
+    t, line = _decimate(s, 30.0)
+    assert len(t) == len(line) <= MAX_POINTS and line.max() == 5.0
+    assert t[np.argmax(line)] <= 54_321 / 30 < t[np.argmax(line)] + 1
+    t, line = _decimate(s[:100], 30.0)
+    assert len(line) == 100

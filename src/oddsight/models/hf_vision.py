@@ -24,6 +24,10 @@ def torch_device(device: str) -> str:
 
 
 def _from_pretrained(loader, folder: Path):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # oddsight reports its own progress and errors
+    hf_logging.disable_progress_bar()
     try:
         return loader.from_pretrained(str(folder))
     except (OSError, ValueError, KeyError) as exc:

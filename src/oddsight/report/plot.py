@@ -8,6 +8,18 @@ import numpy as np
 
 from oddsight.pipeline import DetectionResult
 
+MAX_POINTS = 4000  # a 1,100-pixel-wide plot shows no more; memory stays flat for long videos
+
+
+def _decimate(scores: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """At most MAX_POINTS (time, score) points: the maximum of each bucket, so peaks are kept."""
+    n = len(scores)
+    if n <= MAX_POINTS:
+        return np.arange(n) / fps, scores
+    bucket = -(-n // MAX_POINTS)
+    padded = np.pad(scores, (0, (-n) % bucket), mode="edge")
+    return np.arange(0, n, bucket) / fps, padded.reshape(-1, bucket).max(axis=1)
+
 
 def plot_scores(
     result: DetectionResult, path: Path, *, truth: list[tuple[int, int]] | None = None, title: str | None = None
@@ -18,7 +30,7 @@ def plot_scores(
     import matplotlib.pyplot as plt
 
     fps = result.info.fps
-    t = np.arange(len(result.frame_scores)) / fps
+    t, line = _decimate(result.frame_scores, fps)
     fig, ax = plt.subplots(figsize=(11, 3.2), dpi=100)
     for a, b in truth or []:
         ax.axvspan(a / fps, (b + 1) / fps, color="tab:green", alpha=0.18, label="ground truth")
@@ -27,7 +39,7 @@ def plot_scores(
         if e.label:
             ax.annotate(e.label, (e.peak_s, e.peak_score), fontsize=7, ha="center", va="bottom")
     ax.plot(result.sample_times, result.sample_scores, ".", ms=2.5, color="0.6", label="sampled score")
-    ax.plot(t, result.frame_scores, color="tab:blue", lw=1.2, label="score (smoothed)")
+    ax.plot(t, line, color="tab:blue", lw=1.2, label="score (smoothed)")
     ax.axhline(result.threshold, color="tab:red", ls="--", lw=1, label=f"threshold {result.threshold:g}")
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"{result.method} score")
