@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +232,7 @@ def fit_oneclass(
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``)."""
     from oddsight.detectors.oneclass import OneClassDetector
 
-    session = Detection(DetectConfig(**{**config.__dict__, "method": "novelty"}))
+    session = Detection(replace(config, method="novelty"))
     feats = []
     for video in videos:
         if on_video:

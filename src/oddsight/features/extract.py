@@ -79,12 +79,13 @@ def extract_features(
     """Encode the frames of ``source`` kept by ``sampling``."""
     from tqdm.auto import tqdm
 
-    buffer = _Growable(expected_samples(source, sampling) or 256, encoder.dim)
+    expected = expected_samples(source, sampling)
+    buffer = _Growable(expected or 256, encoder.dim)
     all_indices: list[np.ndarray] = []
     all_times: list[np.ndarray] = []
     name = source.info.source.rsplit("/", 1)[-1]
     with tqdm(
-        total=expected_samples(source, sampling),
+        total=expected,
         desc=f"encode {name[:30]}",
         unit="frame",
         disable=not progress,

@@ -148,6 +148,7 @@ class FileSource(FrameSource):
         report = self.report = DecodeReport(warnings=list(self.report.warnings))
         index = 0
         t0: float | None = None
+        stopped = False
         try:
             container = av.open(str(self.path))
         except av.error.FFmpegError as exc:
@@ -164,6 +165,7 @@ class FileSource(FrameSource):
                         yield DecodedFrame(index, t, _to_rgb(frame, size))
                     index += 1
             except av.error.FFmpegError as exc:
+                stopped = True
                 report.warnings.append(
                     f"{self.path.name}: decoding stopped at frame {index} ({_ffmpeg_reason(exc)}); "
                     f"kept the {index} frames decoded before it"
@@ -173,8 +175,8 @@ class FileSource(FrameSource):
         if index == 0:
             raise VideoDecodeError(f"{self.path}: no frame could be decoded")
         expected = self.info.frame_count
-        ended_early = sampling is None or sampling.end_s is None
-        if expected and ended_early and index < expected * 0.98 and not report.warnings[-1:]:
+        read_to_end = sampling is None or sampling.end_s is None
+        if expected and read_to_end and index < expected * 0.98 and not stopped:
             report.warnings.append(
                 f"{self.path.name}: only {index} of {expected} frames decoded; the file looks truncated"
             )
