@@ -90,22 +90,24 @@ class OneClassDetector(Detector):
             )
         x = self._check_features(features)
         out = np.empty(len(x), dtype=np.float32)
+        train_sq = (self.train_**2).sum(axis=1) if self.kind == "knn" else None  # once, not per block
         for rows in row_blocks(len(x)):
             xs = (x[rows].astype(np.float64) - self.mean_) / self.scale_
             if self.kind == "ocsvm":
                 out[rows] = -self._decision(xs)
             else:
-                out[rows] = self._knn_distance(xs.astype(np.float32), exclude_self=False)
+                out[rows] = self._knn_distance(xs.astype(np.float32), exclude_self=False, train_sq=train_sq)
         return out
 
     def _decision(self, xs: np.ndarray) -> np.ndarray:
         sq = (xs**2).sum(1)[:, None] + (self.support_vectors_**2).sum(1)[None, :] - 2 * xs @ self.support_vectors_.T
         return np.exp(-self.gamma_ * np.maximum(sq, 0)) @ self.dual_coef_ + self.intercept_
 
-    def _knn_distance(self, x: np.ndarray, exclude_self: bool) -> np.ndarray:
+    def _knn_distance(self, x: np.ndarray, exclude_self: bool, train_sq: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(len(x), dtype=np.float32)
         k = min(self.k, len(self.train_) - int(exclude_self))
-        train_sq = (self.train_**2).sum(axis=1)
+        if train_sq is None:
+            train_sq = (self.train_**2).sum(axis=1)
         dim = x.shape[1]
         for start in range(0, len(x), 1024):
             part = x[start : start + 1024]

@@ -61,12 +61,14 @@ class Resolved:
     location: Path
 
 
+_SPEC_FIELDS = {"role", "backend", "description", "licence", "sources", "input_size", "mean", "std"}
+
+
 @cache
 def _load_specs() -> dict[str, ModelSpec]:
     raw = json.loads(resources.files("oddsight.models").joinpath("specs.json").read_text())
     specs = {}
     for model_id, d in raw.items():
-        known = {"role", "backend", "description", "licence", "sources", "input_size", "mean", "std"}
         specs[model_id] = ModelSpec(
             id=model_id,
             role=d["role"],
@@ -77,7 +79,7 @@ def _load_specs() -> dict[str, ModelSpec]:
             input_size=d.get("input_size"),
             mean=tuple(d["mean"]) if "mean" in d else None,
             std=tuple(d["std"]) if "std" in d else None,
-            extra={k: v for k, v in d.items() if k not in known},
+            extra={k: v for k, v in d.items() if k not in _SPEC_FIELDS},
         )
     return specs
 
