@@ -17,9 +17,9 @@ def frames(n=4, size=224):
 
 def test_registry_is_data_with_sources_and_licences():
     ids = {s.id for s in list_specs()}
-    assert {"dinov2-small", "clip-vit-b32", "siglip-base", "minilm-l6"} <= ids
+    assert {"dinov2-small", "clip-vit-b32", "siglip-base", "minilm-l6", "qwen2.5-coder-1.5b"} <= ids
     for spec in list_specs():
-        assert spec.licence and spec.sources and spec.role in ("image", "image-text", "text")
+        assert spec.licence and spec.sources and spec.role in ("image", "image-text", "text", "llm")
     with pytest.raises(ConfigError, match="unknown model"):
         get_spec("no-such-model")
 

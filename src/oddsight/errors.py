@@ -39,3 +39,9 @@ class ConfigError(OddsightError):
     """Options that do not fit together (e.g. ``--method oneclass`` without ``--detector``)."""
 
     exit_code = 2
+
+
+class LLMError(OddsightError):
+    """A language-model backend that failed for good (server unreachable after retries, bad reply)."""
+
+    exit_code = 5

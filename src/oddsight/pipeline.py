@@ -18,13 +18,20 @@ from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache, content_hash
 from oddsight.features.extract import extract_features
 from oddsight.features.types import Features
+from oddsight.language.methods import LANGUAGE_METHODS, LanguageParams
 from oddsight.models.base import ImageEncoder
 from oddsight.temporal.events import Event, find_events
 from oddsight.temporal.scores import interpolate_to_frames, smooth
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import DEFAULT_FOLDER_FPS, VideoInfo, open_source
 
-DEFAULT_MODELS = {"novelty": "dinov2-small", "oneclass": "dinov2-small", "zeroshot": "clip-vit-b32"}
+DEFAULT_MODELS = {
+    "novelty": "dinov2-small",
+    "oneclass": "dinov2-small",
+    "zeroshot": "clip-vit-b32",
+    "lavad": "minilm-l6",  # the language methods' text encoder (window similarity)
+    "judge": "minilm-l6",
+}
 
 
 @dataclass
@@ -48,6 +55,13 @@ class DetectConfig:
     use_cache: bool = True
     folder_fps: float = DEFAULT_FOLDER_FPS
     progress: bool = True
+    # language methods (lavad, judge)
+    llm: str | None = None  # GGUF model id, or openai:<base url>#<model>; default qwen2.5-coder-1.5b
+    llm_path: str | None = None  # a local .gguf file
+    captions: str | None = None  # captions made elsewhere (.txt per frame or .jsonl segments)
+    captioner: str | None = None  # hf:<model or folder> | openai:<base url>#<model>
+    reasons: bool = True  # ask the LLM why, for each event
+    language: LanguageParams = field(default_factory=LanguageParams)
 
     @property
     def model_id(self) -> str:
@@ -81,6 +95,7 @@ class DetectionResult:
     timings: dict[str, float]
     from_cache: bool
     params: dict[str, Any] = field(default_factory=dict)
+    sample_texts: list[str] | None = None  # language methods: the text each sample's score was given for
 
 
 class Detection:
@@ -92,6 +107,7 @@ class Detection:
         self.model_id = config.model_id
         self._encoder: ImageEncoder | None = None
         self._detector: Detector | None = None
+        self._language = None
 
     @property
     def encoder(self) -> ImageEncoder:
@@ -163,8 +179,19 @@ class Detection:
         key = f"{self.model_id}-{get_spec(self.model_id).fingerprint}"
         return key if self.config.model_path is None else f"{key}-{Path(self.config.model_path).name}"
 
+    @property
+    def language(self):
+        """The language session (LLM, text encoder, answer cache) of ``lavad`` / ``judge``."""
+        if self._language is None:
+            from oddsight.language.session import LanguageSession
+
+            self._language = LanguageSession(self.config)
+        return self._language
+
     def run(self, video: str | Path) -> DetectionResult:
         c = self.config
+        if c.method in LANGUAGE_METHODS:
+            return self.language.run_video(video)
         t0 = time.perf_counter()
         detector = self.detector  # a bad detector file or option fails before any decoding
         features, from_cache = self.features(video)

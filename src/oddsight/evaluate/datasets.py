@@ -15,18 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from oddsight.errors import InputError
+from oddsight.language.captions import TextSegment
 from oddsight.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 KINDS = ("ucf-crime", "xd-violence", "frame-labels", "frame-text", "segment-text", "csv")
-
-
-@dataclass
-class TextSegment:
-    """A description of frames ``start..end`` (inclusive)."""
-
-    start: int
-    end: int
-    text: str
 
 
 @dataclass

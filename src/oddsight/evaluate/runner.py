@@ -12,13 +12,14 @@ import numpy as np
 from oddsight.errors import ConfigError
 from oddsight.evaluate import metrics
 from oddsight.evaluate.datasets import LabeledVideo
+from oddsight.language.methods import LANGUAGE_METHODS
 from oddsight.pipeline import DetectConfig, Detection, DetectionResult
 from oddsight.temporal.events import find_events
 from oddsight.temporal.scores import interpolate_to_frames, smooth
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 
-TEXT_METHODS = ("text-sim",)
+TEXT_METHODS = ("text-sim", "lavad", "judge")
 
 
 @dataclass
@@ -75,10 +76,15 @@ def evaluate(
     """Score every video with ``config`` and compute frame- and event-level metrics."""
     t0 = time.perf_counter()
     text_mode = config.method in TEXT_METHODS
-    if text_mode != all(v.texts is not None for v in videos):
-        kind = "text datasets need --method text-sim" if not text_mode else "--method text-sim needs a text dataset"
-        raise ConfigError(kind)
+    has_text = all(v.texts is not None for v in videos)
+    if has_text and not text_mode:
+        raise ConfigError(f"text datasets need a text method: {', '.join(TEXT_METHODS)}")
+    if config.method == "text-sim" and not has_text:
+        raise ConfigError("--method text-sim needs a text dataset")
+    text_mode = has_text
     runner = _TextRunner(config) if text_mode else Detection(config)
+    if text_mode:
+        runner.prepare(videos)
     evals = []
     for i, video in enumerate(videos):
         if on_video:
@@ -94,6 +100,8 @@ def evaluate(
     summary = _summary(evals, min_iou)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     model = evals[0].result.model_id if evals else ""
+    if text_mode and runner.language is not None:
+        summary["llm"] = runner.language.scorer.stats.to_dict()
     return EvalReport(dataset, config.method, model, evals, summary)
 
 
@@ -133,18 +141,32 @@ class _TextRunner:
     """Scores the texts of a text dataset and turns them into per-frame scores and events."""
 
     def __init__(self, config: DetectConfig) -> None:
+        self.config = config
+        self.language = None
+        if config.method in LANGUAGE_METHODS:
+            from oddsight.language.session import LanguageSession
+
+            self.language = LanguageSession(config)
+            return
         from oddsight.detectors.text_similarity import TextSimilarityScorer
         from oddsight.models.loader import load_text_encoder
 
-        self.config = config
         model = config.model or "minilm-l6"
         encoder = load_text_encoder(model, config.model_path, device=config.device)
         self.scorer = TextSimilarityScorer(encoder, config.anomaly_prompts, config.normal_prompts)
+
+    def prepare(self, videos: list[LabeledVideo]) -> None:
+        """Ask the LLM about every distinct text of the dataset in one pass (one progress bar)."""
+        if self.language is not None:
+            self.language.prepare([v.texts or [] for v in videos])
 
     def run(self, video: LabeledVideo) -> DetectionResult:
         c = self.config
         assert video.texts is not None and video.n_frames is not None
         fps = c.folder_fps
+        if self.language is not None:
+            info = VideoInfo(video.name, "text", 0, 0, fps, video.n_frames, video.n_frames / fps)
+            return self.language.score(info, video.texts, video.n_frames)
         raw = self.scorer.score_texts([t.text for t in video.texts])
         mids = np.array([(t.start + t.end) / 2 for t in video.texts])
         order = np.argsort(mids, kind="stable")

@@ -97,6 +97,11 @@ def prepare_cached(resolved: Resolved, target: Path) -> None:
     """Make ``target`` a loadable copy of ``resolved``: an ONNX backbone or a model folder."""
     target.mkdir(parents=True, exist_ok=True)
     loc = resolved.location
+    if resolved.spec.role == "llm":
+        from oddsight.llm.gguf import prepare_gguf
+
+        prepare_gguf(resolved, target)
+        return
     if loc.is_dir():
         if loc.resolve() != target.resolve():
             copy_tree(loc, target)

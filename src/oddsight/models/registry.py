@@ -24,7 +24,7 @@ from oddsight.paths import models_dir
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
-    role: str  # "image" | "image-text" | "text"
+    role: str  # "image" | "image-text" | "text" | "llm"
     backend: str
     description: str
     licence: str
@@ -100,6 +100,8 @@ def cache_location(spec: ModelSpec) -> Path:
 
 
 def _pip_location(source: dict[str, Any]) -> Path | None:
+    if source["kind"] == "pip-parts":
+        return _first_part(source)
     found = importlib.util.find_spec(source["module"])
     if found is None or not found.submodule_search_locations:
         return None
@@ -110,16 +112,29 @@ def _pip_location(source: dict[str, Any]) -> Path | None:
     return Path(getattr(module, source["function"])())
 
 
-def _hub_snapshot(repo: str, download: bool) -> Path | None:
+def _first_part(source: dict[str, Any]) -> Path | None:
+    """The first of a model's byte-split pip parts, when every part is installed."""
+    if any(importlib.util.find_spec(m) is None for m in source["modules"]):
+        return None
+    return part_paths(source)[0]
+
+
+def part_paths(source: dict[str, Any]) -> list[Path]:
+    return [Path(getattr(importlib.import_module(m), source["function"])()) for m in source["modules"]]
+
+
+def _hub_snapshot(repo: str, download: bool, file: str | None = None) -> Path | None:
     if importlib.util.find_spec("huggingface_hub") is None:
         if download:
             raise ModelUnavailableError(
                 f"downloading {repo} needs huggingface-hub: pip install 'oddsight[transformers]'"
             )
         return None
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import hf_hub_download, snapshot_download
 
     try:
+        if file is not None:
+            return Path(hf_hub_download(repo, file, local_files_only=not download))
         return Path(snapshot_download(repo, local_files_only=not download))
     except Exception as exc:  # LocalEntryNotFoundError offline, HTTP/connection errors online
         if download:
@@ -138,12 +153,12 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
     if is_prepared(spec, cached):
         return Resolved(spec, "cache", cached)
     for source in spec.sources:
-        if source["kind"] == "pip":
+        if source["kind"] in ("pip", "pip-parts"):
             loc = _pip_location(source)
             if loc is not None:
                 return Resolved(spec, "pip", loc)
         elif source["kind"] == "hub":
-            loc = _hub_snapshot(source["repo"], download and not _offline())
+            loc = _hub_snapshot(source["repo"], download and not _offline(), source.get("file"))
             if loc is not None:
                 return Resolved(spec, "hub", loc)
     raise ModelUnavailableError(unavailable_message(spec))
@@ -158,7 +173,7 @@ def is_prepared(spec: ModelSpec, folder: Path) -> bool:
     if (folder / "config.json").exists():
         return True
     recipe = folder / RECIPE_FILE
-    if not (folder / "model.onnx").exists() or not recipe.exists():
+    if not any((folder / f).exists() for f in ("model.onnx", "model.gguf")) or not recipe.exists():
         return False
     try:
         return json.loads(recipe.read_text()).get("fingerprint") == spec.fingerprint
@@ -172,7 +187,7 @@ def write_recipe(spec: ModelSpec, folder: Path) -> None:
 
 def unavailable_message(spec: ModelSpec) -> str:
     hints = [f"`oddsight models pull {spec.id}` on a machine with network (then copy {cache_location(spec)})"]
-    hints += [s["install"] for s in spec.sources if s["kind"] == "pip"]
+    hints += [s["install"] for s in spec.sources if s["kind"] in ("pip", "pip-parts")]
     hints.append("or pass --model-path to a local copy")
     return f"model {spec.id} is not available here; get it with " + "; ".join(hints)
 
@@ -224,7 +239,8 @@ def pull(spec: ModelSpec, to: Path | None = None) -> Path:
         repo = spec.hub_repo
         if repo is None:
             raise
-        resolved = Resolved(spec, "hub", _hub_snapshot(repo, download=True))  # type: ignore[arg-type]
+        file = next((s.get("file") for s in spec.sources if s["kind"] == "hub"), None)
+        resolved = Resolved(spec, "hub", _hub_snapshot(repo, download=True, file=file))  # type: ignore[arg-type]
     prepare_cached(resolved, target)
     return target
 

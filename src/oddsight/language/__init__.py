@@ -1,0 +1,1 @@
+"""The language pipeline: captions (made here or brought along) -> LLM scores with reasons."""

@@ -1,0 +1,226 @@
+"""Text -> scores for the language methods, shared by ``detect`` and ``eval``.
+
+``lavad`` (after LAVAD, CVPR 2024): captions -> a summary of each temporal window (the window's
+distinct captions joined in order, or an LLM-written summary) -> an LLM score per window ->
+refinement of each window's score by its K most similar windows (text-embedding cosine) -> scores.
+
+``judge`` (after the LLM-judge seed): captions -> non-overlapping chunks -> an LLM verdict per
+chunk, with an LLM-written reason for every chunk judged abnormal.
+
+Both score text through :class:`~oddsight.llm.scoring.LLMScorer`: every distinct clause is asked
+about once, and a caption's score is its most abnormal clause's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oddsight.errors import ConfigError
+from oddsight.language.captions import TextSegment
+from oddsight.llm import prompts
+from oddsight.llm.base import LLM
+from oddsight.llm.cache import AnswerCache, answer_key
+from oddsight.llm.scoring import LLMScorer, split_units
+from oddsight.models.base import TextEncoder
+
+LANGUAGE_METHODS = ("lavad", "judge")
+SUMMARIES = ("join", "llm")
+
+
+@dataclass
+class LanguageParams:
+    split: str = "clauses"  # how captions are cut into scored units
+    summary: str = "join"  # "join": distinct captions in order; "llm": an LLM-written summary (slow)
+    window_s: float = 10.0  # lavad window length
+    stride_s: float = 1.0  # lavad window spacing
+    refine_k: int = 10  # lavad: windows each score is refined over (1 = no refinement)
+    refine_temperature: float = 0.1
+    chunk_s: float = 10.0  # judge chunk length
+    reason_threshold: float = 0.5  # judge: chunks scoring at least this get a written reason
+
+
+@dataclass
+class Window:
+    start: int  # first frame
+    end: int  # last frame (inclusive)
+    captions: list[int]  # indices into the video's captions
+
+    @property
+    def mid(self) -> float:
+        return (self.start + self.end) / 2
+
+
+@dataclass
+class TextScores:
+    """One video's scored samples: window centres (frames), scores, and the text behind each."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+    raw_scores: np.ndarray  # before refinement
+    texts: list[str]
+    top_units: list[str]  # the most abnormal clause of each window: what it was
+    reasons: dict[int, str] = field(default_factory=dict)  # sample index -> the LLM's reason
+    unscored: int = 0
+
+
+class LanguageScorer:
+    """Holds the LLM, the answer cache and the text encoder; scores many videos."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        cache: AnswerCache | None = None,
+        encoder: TextEncoder | None = None,
+        params: LanguageParams | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.params = params or LanguageParams()
+        if self.params.summary not in SUMMARIES:
+            raise ConfigError(f"unknown summary {self.params.summary!r}; choose one of {', '.join(SUMMARIES)}")
+        self.llm = llm
+        self.cache = cache or AnswerCache(enabled=False)
+        self.scorer = LLMScorer(llm, self.cache, split=self.params.split, progress=progress)
+        self.encoder = encoder
+        self.progress = progress
+        self._unit_scores: dict[str, float | None] = {}
+        self._unit_vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def stats(self):
+        return self.scorer.stats
+
+    def prepare(self, videos: list[list[TextSegment]]) -> None:
+        """Score (and embed) every distinct unit of many videos in one pass, for one progress bar."""
+        units = [u for segs in videos for s in segs for u in split_units(s.text, self.params.split)]
+        self._units(units)
+
+    def _units(self, units: list[str]) -> None:
+        todo = [u for u in dict.fromkeys(units) if u not in self._unit_scores]
+        if todo:
+            self._unit_scores.update(self.scorer.score_units(todo))
+        if self.encoder is not None and self.params.refine_k > 1:
+            missing = [u for u in dict.fromkeys(units) if u not in self._unit_vectors]
+            for i in range(0, len(missing), 256):
+                batch = missing[i : i + 256]
+                self._unit_vectors.update(zip(batch, self.encoder.encode_text(batch), strict=True))
+
+    def run(self, method: str, segments: list[TextSegment], fps: float, n_frames: int) -> TextScores:
+        if method not in LANGUAGE_METHODS:
+            raise ConfigError(f"unknown language method {method!r}; choose one of {', '.join(LANGUAGE_METHODS)}")
+        if not segments:
+            raise ConfigError("no captions to score")
+        p = self.params
+        if method == "lavad":
+            windows = make_windows(segments, fps, n_frames, p.window_s, p.stride_s)
+        else:
+            windows = make_windows(segments, fps, n_frames, p.chunk_s, p.chunk_s)
+        texts = [self._window_text(segments, w) for w in windows]
+        units_per_window = [split_units(t, p.split) for t in texts]
+        self._units([u for units in units_per_window for u in units])
+        raw = np.full(len(windows), np.nan)
+        top = []
+        for i, units in enumerate(units_per_window):
+            scored = [(self._unit_scores[u], u) for u in units if self._unit_scores.get(u) is not None]
+            if scored:
+                raw[i] = _window_score([s for s, _ in scored])
+            top.append(max(scored)[1] if scored else "")
+        unscored = int(np.isnan(raw).sum())
+        raw = np.where(np.isnan(raw), np.nanmean(raw) if unscored < len(raw) else 0.0, raw)
+        scores = raw
+        if method == "lavad" and p.refine_k > 1 and self.encoder is not None:
+            scores = self._refine(units_per_window, raw)
+        result = TextScores(
+            np.array([w.mid for w in windows]), scores.astype(np.float32), raw.astype(np.float32), texts, top
+        )
+        result.unscored = unscored
+        if method == "judge":
+            for i, score in enumerate(scores):
+                if score >= p.reason_threshold:
+                    result.reasons[i] = self.reason(texts[i])
+        return result
+
+    def _window_text(self, segments: list[TextSegment], window: Window) -> str:
+        captions = list(dict.fromkeys(segments[i].text for i in window.captions))
+        if self.params.summary == "llm" and len(captions) > 1:
+            return self.summary(captions)
+        return " ".join(c if c.endswith((".", "!", "?")) else c + "." for c in captions)
+
+    def summary(self, captions: list[str]) -> str:
+        """An LLM-written one-sentence summary of consecutive captions (cached)."""
+        key = answer_key("summary", prompts.PROMPT_VERSION, self.llm.cache_key, captions)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit["text"]
+        text = self.llm.generate(prompts.summary_messages(captions), max_tokens=60)
+        self.stats.llm_calls += 1
+        self.cache.put(key, {"text": text})
+        return text
+
+    def reason(self, text: str) -> str:
+        """The LLM's one-sentence reason why ``text`` is (or is not) abnormal (cached)."""
+        key = answer_key("reason", prompts.PROMPT_VERSION, self.llm.cache_key, text)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit["text"]
+        answer = self.llm.generate(prompts.reason_messages(text), max_tokens=48)
+        self.stats.llm_calls += 1
+        self.cache.put(key, {"text": answer})
+        self.cache.flush()
+        return answer
+
+    def _refine(self, units_per_window: list[list[str]], raw: np.ndarray) -> np.ndarray:
+        """Each window's score becomes the similarity-weighted mean over its K nearest windows."""
+        dim = len(next(iter(self._unit_vectors.values())))
+        emb = np.zeros((len(raw), dim), dtype=np.float32)
+        for i, units in enumerate(units_per_window):
+            vectors = [self._unit_vectors[u] for u in units if u in self._unit_vectors]
+            if vectors:
+                emb[i] = np.mean(vectors, axis=0)
+        emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        k = min(self.params.refine_k, len(raw))
+        out = np.empty_like(raw)
+        for start in range(0, len(raw), 512):
+            sims = emb[start : start + 512] @ emb.T
+            nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            near_sims = np.take_along_axis(sims, nearest, axis=1)
+            weights = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / self.params.refine_temperature)
+            weights /= weights.sum(axis=1, keepdims=True)
+            out[start : start + 512] = (weights * raw[nearest]).sum(axis=1)
+        return out
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "llm": self.llm.model_id,
+            "text_encoder": self.encoder.model_id if self.encoder is not None else None,
+            **{k: v for k, v in vars(self.params).items()},
+        }
+
+
+def _window_score(unit_scores: list[float]) -> float:
+    return float(max(unit_scores))
+
+
+def make_windows(
+    segments: list[TextSegment], fps: float, n_frames: int, window_s: float, stride_s: float
+) -> list[Window]:
+    """Windows of ``window_s`` seconds every ``stride_s`` seconds, each with the captions whose
+    middle falls inside; windows without captions are left out."""
+    if window_s <= 0 or stride_s <= 0:
+        raise ConfigError("window and stride must be positive")
+    mids = np.array([s.mid for s in segments])
+    half = window_s * fps / 2
+    step = stride_s * fps
+    centres = np.arange(step / 2 if stride_s == window_s else 0.0, max(n_frames, 1), step)
+    windows = []
+    order = np.argsort(mids, kind="stable")
+    sorted_mids = mids[order]
+    for c in centres:
+        lo = np.searchsorted(sorted_mids, c - half, side="left")
+        hi = np.searchsorted(sorted_mids, c + half, side="left")
+        if hi > lo:
+            windows.append(Window(int(max(0, c - half)), int(min(n_frames - 1, c + half - 1)), order[lo:hi].tolist()))
+    return windows

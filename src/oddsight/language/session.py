@@ -1,0 +1,180 @@
+"""The language methods end to end: captions (given, or made here) -> LLM scores -> events with reasons.
+
+Used by ``Detection`` for videos and by the evaluation runner for text datasets, so both take
+the same path. The LLM, the text encoder and the answer cache are loaded once per session.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from oddsight.errors import ConfigError, InputError
+from oddsight.language.captions import TextSegment, read_captions
+from oddsight.language.methods import LanguageScorer, TextScores
+from oddsight.llm.base import LLM
+from oddsight.llm.cache import AnswerCache, answer_key
+from oddsight.temporal.events import Event, find_events
+from oddsight.temporal.scores import interpolate_to_frames, smooth
+from oddsight.video.source import VideoInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from oddsight.pipeline import DetectConfig, DetectionResult
+
+DEFAULT_LLM = "qwen2.5-coder-1.5b"
+DEFAULT_TEXT_MODEL = "minilm-l6"
+DEFAULT_THRESHOLD = 0.5
+
+
+def make_llm(name: str | None, path: str | None = None, *, concurrency: int = 4) -> LLM:
+    """``openai:<base url>#<model>`` for a server; else a GGUF model id (or ``path``) for llama.cpp."""
+    name = name or DEFAULT_LLM
+    if name.startswith("openai:"):
+        url, sep, model = name[len("openai:") :].rpartition("#")
+        if not sep or not url or not model:
+            raise ConfigError(f"--llm openai:<base url>#<model>, got {name!r}")
+        from oddsight.llm.openai_http import OpenAIChat
+
+        return OpenAIChat(url, model, concurrency=concurrency)
+    from oddsight.llm.gguf import gguf_path
+    from oddsight.llm.llamacpp import LlamaCpp
+
+    file = gguf_path(name, path)
+    return LlamaCpp(file, model_id=Path(path).stem if path else name)
+
+
+class LanguageSession:
+    def __init__(self, config: DetectConfig, *, llm: LLM | None = None) -> None:
+        from oddsight.models.loader import load_text_encoder
+
+        self.config = config
+        self.cache = AnswerCache(enabled=config.use_cache)
+        encoder = load_text_encoder(config.model or DEFAULT_TEXT_MODEL, config.model_path, device=config.device)
+        self.llm = llm or make_llm(config.llm, config.llm_path)
+        self.scorer = LanguageScorer(
+            self.llm, cache=self.cache, encoder=encoder, params=config.language, progress=config.progress
+        )
+
+    def prepare(self, videos: list[list[TextSegment]]) -> None:
+        self.scorer.prepare(videos)
+
+    def run_video(self, video: str | Path) -> DetectionResult:
+        """Captions for ``video`` (from ``config.captions`` or the captioner), then :meth:`score`."""
+        from oddsight.video.source import open_source
+
+        c = self.config
+        source = open_source(video, folder_fps=c.folder_fps)
+        info = source.info
+        warnings: list[str] = []
+        if c.captions:
+            segments = read_captions(Path(c.captions), fps=info.fps, video=Path(str(video)).name)
+        elif c.captioner:
+            segments, warnings = self._caption(video, source)
+        else:
+            raise ConfigError(
+                f"--method {c.method} needs captions: --captions FILE (made elsewhere) or --captioner "
+                "hf:<model>|openai:<url>#<model> (no captioning model ships offline)"
+            )
+        n_frames = info.frame_count or max(s.end for s in segments) + 1
+        if info.frame_count and max(s.end for s in segments) >= info.frame_count:
+            warnings.append(f"captions reach frame {max(s.end for s in segments)} of a {n_frames}-frame video")
+        return self.score(info, segments, n_frames, warnings)
+
+    def _caption(self, video: str | Path, source) -> tuple[list[TextSegment], list[str]]:
+        from tqdm.auto import tqdm
+
+        from oddsight.features.cache import content_hash
+        from oddsight.language.captioners import make_captioner
+        from oddsight.video.source import is_stream_url
+
+        c = self.config
+        if is_stream_url(str(video)):
+            raise InputError("the language methods need a file or frame folder, not a live stream (yet)")
+        key = answer_key("captions", c.captioner, content_hash(Path(video)), c.sampling.key)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return [TextSegment(*s) for s in hit["segments"]], []
+        captioner = make_captioner(c.captioner or "", device=c.device)
+        frames, segments = [], []
+        indices = []
+        with tqdm(desc="caption", unit="frame", disable=not c.progress, leave=False) as bar:
+            for frame in source.frames(c.sampling, captioner.input_size):
+                frames.append(frame.image)
+                indices.append(frame.index)
+                if len(frames) == c.batch_size:
+                    segments += captioner.caption(frames)
+                    bar.update(len(frames))
+                    frames = []
+            if frames:
+                segments += captioner.caption(frames)
+                bar.update(len(frames))
+        if not indices:
+            raise InputError(f"{video}: no frame was sampled to caption")
+        ends = [*indices[1:], (source.report.frames_decoded or indices[-1] + 1)]
+        out = [TextSegment(a, max(a, b - 1), t) for a, b, t in zip(indices, ends, segments, strict=True)]
+        self.cache.put(key, {"segments": [[s.start, s.end, s.text] for s in out]})
+        self.cache.flush()
+        return out, list(source.report.warnings)
+
+    def score(
+        self, info: VideoInfo, segments: list[TextSegment], n_frames: int, warnings: list[str] | None = None
+    ) -> DetectionResult:
+        """Scores for every frame and events that carry the text and the reason behind them."""
+        from oddsight.pipeline import DetectionResult
+        from oddsight.video.sampling import Sampling
+
+        c = self.config
+        t0 = time.perf_counter()
+        scored = self.scorer.run(c.method, segments, info.fps, n_frames)
+        times = scored.indices / info.fps
+        smoothed = smooth(scored.scores, times, c.smooth_s)
+        frame_scores = interpolate_to_frames(scored.indices, smoothed, n_frames)
+        threshold = c.threshold if c.threshold is not None else DEFAULT_THRESHOLD
+        events = find_events(
+            frame_scores,
+            info.fps,
+            threshold,
+            hysteresis=c.hysteresis,
+            min_duration_s=c.min_event_s,
+            merge_gap_s=c.merge_gap_s,
+        )
+        self._explain(events, scored)
+        warnings = list(warnings or [])
+        if scored.unscored:
+            warnings.append(f"{scored.unscored} window(s) got no readable verdict from the LLM; filled with the mean")
+        self.cache.flush()
+        return DetectionResult(
+            info=info,
+            method=c.method,
+            model_id=self.llm.model_id,
+            sampling=c.sampling if not c.captions else Sampling(fps=None, stride=1),
+            threshold=float(threshold),
+            sample_indices=scored.indices,
+            sample_times=times,
+            sample_scores=scored.scores,
+            smoothed_scores=smoothed,
+            frame_scores=frame_scores,
+            events=events,
+            warnings=warnings,
+            timings={"scoring_s": round(time.perf_counter() - t0, 4)},
+            from_cache=False,
+            params=self.scorer.get_params(),
+            sample_texts=scored.texts,
+        )
+
+    def _explain(self, events: list[Event], scored: TextScores) -> None:
+        """Each event gets what it was (its most abnormal clause), the text, and the LLM's reason."""
+        for event in events:
+            i = int(np.argmin(np.abs(scored.indices - event.peak_frame)))
+            event.label = scored.top_units[i] or None
+            event.details["summary"] = scored.texts[i]
+            event.details["llm_score"] = round(float(scored.raw_scores[i]), 4)
+            if self.config.reasons:
+                event.details["reason"] = scored.reasons.get(i) or self.scorer.reason(scored.texts[i])
+
+    def close(self) -> None:
+        self.cache.close()
+        self.llm.close()

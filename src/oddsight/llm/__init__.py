@@ -1,0 +1,1 @@
+"""Language models: llama.cpp GGUF and OpenAI-compatible HTTP backends, deterministic scoring."""
