@@ -83,3 +83,25 @@ def frame_folder(tmp_path) -> Path:
     for i in range(12):
         Image.fromarray(scene(i, 64, 48)).save(folder / f"{i}.png")  # natural order: 2 before 10
     return folder
+
+
+@pytest.fixture(scope="session")
+def gguf_file(tmp_path_factory) -> Path:
+    """The offline Qwen2.5-Coder-1.5B GGUF, joined from its 22 pip parts (sha256-checked) once."""
+    from oddsight.llm.gguf import gguf_path
+
+    home = tmp_path_factory.getbasetemp() / "llm-home"
+    home.mkdir(exist_ok=True)
+    models = tmp_path_factory.getbasetemp() / "shared-models"
+    models.mkdir(exist_ok=True)
+    if not (home / "models").exists():
+        (home / "models").symlink_to(models, target_is_directory=True)
+    old = os.environ.get("ODDSIGHT_HOME")
+    os.environ["ODDSIGHT_HOME"] = str(home)
+    try:
+        return gguf_path("qwen2.5-coder-1.5b")
+    finally:
+        if old is None:
+            os.environ.pop("ODDSIGHT_HOME")
+        else:
+            os.environ["ODDSIGHT_HOME"] = old

@@ -44,8 +44,11 @@ def test_parse_verdict_malformed_truncated_or_off_format_is_unscored(answer):
 
 
 def test_split_units_normalises_and_dedupes_clauses():
-    text = "There are 12 people. The first person is walking, the second person is walking and the third person rides a bike."
-    units = split_units(text)
+    text = (
+        "There are 12 people. The first person is walking, the second person is walking "
+        "and the third person rides a bike."
+    )
+    units = split_units(text, "clauses")
     assert units == [
         "there are some people",
         "the some person is walking",
@@ -80,7 +83,9 @@ class ScriptedLLM(LLM):
         text = self._text(messages)
         self.calls.append(text)
         p = next((v for k, v in self.answers.items() if k in text), 0.0)
-        return None if p is None else {"No": 1 - p, "Yes": p}
+        if p is None:
+            return None
+        return {c: (1 - p if i == 0 else p if i == len(choices) - 1 else 0.0) for i, c in enumerate(choices)}
 
     def generate(self, messages, max_tokens=64):
         text = self._text(messages)
@@ -94,7 +99,7 @@ def test_scorer_asks_each_distinct_unit_once_and_caches_answers(tmp_path):
     texts = ["A man walks. Two men fight.", "A man walks.", "a man walks", "Two men fight."]
     scores = LLMScorer(llm, cache, progress=False).score_texts(texts)
     np.testing.assert_allclose(scores, [0.9, 0.0, 0.0, 0.9])
-    assert sorted(llm.calls) == ["a man walks", "some men fight"]
+    assert sorted(llm.calls) == ["a man walks", "two men fight"]
     cache.close()
     again = ScriptedLLM({"fight": 0.1})  # a different answer would show if the model were asked again
     scorer = LLMScorer(again, AnswerCache(tmp_path / "a.sqlite"), progress=False)
@@ -103,7 +108,7 @@ def test_scorer_asks_each_distinct_unit_once_and_caches_answers(tmp_path):
 
 
 def test_unreadable_answers_fall_back_to_text_then_to_unscored():
-    llm = ScriptedLLM({"fire": None, "smoke": None}, text_answers={"fire": "Yes, there is a fire.", "smoke": "Hmm"})
+    llm = ScriptedLLM({"fire": None, "smoke": None}, text_answers={"fire": "9", "smoke": "Hmm"})
     scorer = LLMScorer(llm, progress=False)
     scores = scorer.score_texts(["a building is on fire", "smoke rises slowly", "a man walks"])
     assert scores[0] == 1.0 and np.isnan(scores[1]) and scores[2] == 0.0
@@ -166,8 +171,27 @@ def test_lavad_refinement_pulls_scores_toward_similar_windows_and_judge_gives_re
     session = LanguageScorer(llm, encoder=KeywordEncoder(), params=params, progress=False)
     lavad = session.run("lavad", segs, 10.0, 450)
     assert lavad.scores[22] > 0.85 and lavad.scores[5] < 0.1
-    assert lavad.top_units[22] == "some men fight"
+    assert lavad.top_units[22] == "two men fight"
     judge = session.run("judge", segs, 10.0, 450)
     flagged = [i for i, s in enumerate(judge.scores) if s >= 0.5]
     assert flagged and all(judge.reasons[i] == "Two men are fighting." for i in flagged)
     assert all(i not in judge.reasons for i in range(len(judge.scores)) if i not in flagged)
+
+
+def test_group_units_joins_near_duplicates_to_their_first_leader():
+    from oddsight.language.methods import group_units
+
+    v = np.array([[1, 0, 0], [0.99, 0.1, 0], [0, 1, 0], [0, 0.98, 0.2], [0, 0, 1]], np.float32)
+    assert group_units(v, 0.95).tolist() == [0, 0, 2, 2, 4]
+    assert group_units(v, 0.999).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_grouping_asks_one_unit_per_group():
+    llm = ScriptedLLM({"fight": 0.9})
+    params = LanguageParams(group=0.9, refine_k=1, window_s=1.0, stride_s=1.0)
+    scorer = LanguageScorer(llm, encoder=KeywordEncoder(), params=params, progress=False)
+    segs = [TextSegment(i, i, t) for i, t in enumerate(["Men fight.", "Two men fight.", "A man walks.", "Men walk."])]
+    scorer.prepare([segs])
+    assert len(llm.calls) == 2 and scorer.stats.extra["grouped_units"] == 2
+    result = scorer.run("lavad", segs, 1.0, 4)
+    assert result.raw_scores.tolist() == pytest.approx([0.9, 0.9, 0.0, 0.0]) and len(llm.calls) == 2

@@ -37,3 +37,24 @@ def test_default_settings_no_false_alarm_on_normal_and_an_event_on_each_anomaly(
             continue
         events = [(e.start_frame, e.end_frame) for e in session.run(video.source).events]
         assert any(iou(e, span) > 0 for e in events for span in video.spans), video.name
+
+
+def test_lavad_on_real_descriptions_asks_each_distinct_text_once(shared, gguf_file):
+    """The real LLM on real VLM descriptions of two UCF-Crime test videos (a dozen LLM calls):
+    every frame is scored, in 0..1; only distinct texts reach the model; a re-run asks nothing.
+    (Quality is measured by `oddsight eval` on the whole set, not asserted on two videos.)"""
+    from oddsight.evaluate.datasets import load_dataset
+    from oddsight.evaluate.runner import evaluate
+    from oddsight.pipeline import DetectConfig
+
+    keep = {"RoadAccidents004_x264", "Normal_Videos_063_x264"}
+    videos = [v for v in load_dataset("segment-text", shared / "ucf_descriptions") if v.name in keep]
+    config = DetectConfig(method="lavad", folder_fps=30, progress=False, reasons=False)
+    report = evaluate(videos, config)
+    stats = report.summary["llm"]
+    assert stats["texts"] == 25 and stats["llm_calls"] == 12  # 7 + 5 distinct descriptions
+    assert sorted(len(v.scores) for v in report.videos) == [355, 389]
+    assert all(0.0 <= v.scores.min() and v.scores.max() <= 1.0 for v in report.videos)
+    assert report.summary["auc"] is not None
+    again = evaluate(videos, config)
+    assert again.summary["llm"]["llm_calls"] == 0 and again.summary["auc"] == report.summary["auc"]

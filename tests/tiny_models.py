@@ -74,3 +74,31 @@ def save_tiny_text_model(folder: Path) -> Path:
     ).save_pretrained(folder)
     save_tiny_tokenizer(folder)
     return folder
+
+
+def save_tiny_captioner(folder: Path) -> Path:
+    """A tiny random GIT image-to-text model with its processor (CLIP image processor + tokenizer)."""
+    import torch
+    from transformers import CLIPImageProcessor, GitConfig, GitForCausalLM, GitProcessor, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=1)
+    vision["num_attention_heads"] = 4
+    config = GitConfig(
+        vision_config=vision,
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    GitForCausalLM(config).save_pretrained(folder)
+    save_tiny_tokenizer(folder)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    GitProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder

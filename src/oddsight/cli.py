@@ -24,7 +24,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and fetch the models oddsight knows.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-METHODS = ("novelty", "oneclass", "zeroshot")
+METHODS = ("novelty", "oneclass", "zeroshot", "lavad", "judge")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -100,7 +100,9 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars 
 FramesFpsOpt = Annotated[float, typer.Option("--frames-fps", help="Frame rate of image-folder inputs.")]
 
 
-MethodOpt = Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot (| text-sim in eval)")]
+MethodOpt = Annotated[
+    str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot | lavad | judge (| text-sim in eval)")
+]
 DetectorOpt = Annotated[str | None, typer.Option("--detector", help="Fitted .oddsight file (oneclass).")]
 AnomalyOpt = Annotated[list[str] | None, typer.Option("--anomaly", help="Anomaly prompt, repeatable.")]
 NormalOpt = Annotated[list[str] | None, typer.Option("--normal", help="Normal prompt, repeatable.")]
@@ -112,18 +114,55 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per encoder 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
+LLMOpt = Annotated[
+    str | None,
+    typer.Option("--llm", help="lavad/judge: GGUF model id (default qwen2.5-coder-1.5b) or openai:<base url>#<model>."),
+]
+LLMPathOpt = Annotated[str | None, typer.Option("--llm-path", help="lavad/judge: a local .gguf file.")]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="lavad/judge: what the camera watches and what is normal there, for the LLM."),
+]
+SplitOpt = Annotated[str, typer.Option("--split", help="lavad/judge: score units: clauses | sentences | none.")]
+SummaryOpt = Annotated[str, typer.Option("--summary", help="lavad/judge: window text: join (fast) | llm (written).")]
+WindowOpt = Annotated[float, typer.Option("--window", help="lavad: window length, seconds.")]
+RefineOpt = Annotated[int, typer.Option("--refine-k", help="lavad: similar windows each score is refined over.")]
+ChunkOpt = Annotated[float, typer.Option("--chunk", help="judge: chunk length, seconds.")]
+GroupOpt = Annotated[
+    float, typer.Option("--group", help="lavad/judge: ask once per group of units this cosine-similar (0 = off).")
+]
+NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
 
 
 def _config(method: str, methods: tuple[str, ...], **options) -> DetectConfig:
     from oddsight.errors import ConfigError
+    from oddsight.language.methods import LanguageParams
     from oddsight.pipeline import DetectConfig
 
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
-    sampling = _sampling(options.pop("fps"), options.pop("stride"), options.pop("start", 0.0), options.pop("end", None))
+    fps = options.pop("fps")
+    if fps is None and method in ("lavad", "judge"):
+        fps = 1.0  # one caption a second
+    sampling = _sampling(fps, options.pop("stride"), options.pop("start", 0.0), options.pop("end", None))
     anomaly, normal = options.pop("anomaly"), options.pop("normal")
+    language = LanguageParams(
+        split=options.pop("split"),
+        context=options.pop("context"),
+        summary=options.pop("summary"),
+        window_s=options.pop("window"),
+        refine_k=options.pop("refine_k"),
+        chunk_s=options.pop("chunk"),
+        group=options.pop("group"),
+    )
     return DetectConfig(
-        method=method, sampling=sampling, anomaly_prompts=anomaly or None, normal_prompts=normal or None, **options
+        method=method,
+        sampling=sampling,
+        anomaly_prompts=anomaly or None,
+        normal_prompts=normal or None,
+        language=language,
+        reasons=not options.pop("no_reasons"),
+        **options,
     )
 
 
@@ -154,6 +193,22 @@ def detect(
     device: DeviceOpt = "auto",
     no_cache: NoCacheOpt = False,
     frames_fps: FramesFpsOpt = 25.0,
+    llm: LLMOpt = None,
+    llm_path: LLMPathOpt = None,
+    captions: Annotated[
+        str | None, typer.Option("--captions", help="lavad/judge: your captions (.txt per frame, .jsonl segments).")
+    ] = None,
+    captioner: Annotated[
+        str | None, typer.Option("--captioner", help="lavad/judge: hf:<model or folder> | openai:<base url>#<model>.")
+    ] = None,
+    split: SplitOpt = "sentences",
+    context: ContextOpt = None,
+    summary: SummaryOpt = "join",
+    window: WindowOpt = 10.0,
+    refine_k: RefineOpt = 10,
+    chunk: ChunkOpt = 10.0,
+    group: GroupOpt = 0.0,
+    no_reasons: NoReasonsOpt = False,
 ) -> None:
     """Score every frame of each video and report anomalous events."""
     with _Errors():
@@ -181,6 +236,18 @@ def detect(
             use_cache=not no_cache,
             folder_fps=frames_fps,
             progress=not quiet and not as_json,
+            llm=llm,
+            llm_path=llm_path,
+            captions=captions,
+            captioner=captioner,
+            split=split,
+            context=context,
+            summary=summary,
+            window=window,
+            refine_k=refine_k,
+            chunk=chunk,
+            group=group,
+            no_reasons=no_reasons,
         )
         inputs = expand_inputs(videos)
         session = Detection(config)
@@ -287,6 +354,16 @@ def eval_(
     ] = None,
     csv_units: Annotated[str, typer.Option("--csv-units", help="csv: frames | seconds")] = "frames",
     iou: Annotated[float, typer.Option("--iou", help="IoU for event-level precision/recall.")] = 0.1,
+    llm: LLMOpt = None,
+    llm_path: LLMPathOpt = None,
+    split: SplitOpt = "sentences",
+    context: ContextOpt = None,
+    summary: SummaryOpt = "join",
+    window: WindowOpt = 10.0,
+    refine_k: RefineOpt = 10,
+    chunk: ChunkOpt = 10.0,
+    group: GroupOpt = 0.0,
+    no_reasons: NoReasonsOpt = False,
 ) -> None:
     """Measure a method on a labelled benchmark with the same code path as `detect`."""
     with _Errors():
@@ -311,7 +388,17 @@ def eval_(
             device=device,
             use_cache=not no_cache,
             folder_fps=frames_fps,
-            progress=False,
+            progress=not quiet and not as_json,
+            llm=llm,
+            llm_path=llm_path,
+            split=split,
+            context=context,
+            summary=summary,
+            window=window,
+            refine_k=refine_k,
+            chunk=chunk,
+            group=group,
+            no_reasons=no_reasons,
         )
         videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
         say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
@@ -388,6 +475,12 @@ def fit(
             )
 
 
+def _source_name(source: dict) -> str:
+    if source["kind"] == "pip-parts":
+        return f"{source['packages'][0]}..{len(source['packages'])}"
+    return source.get("package") or source.get("repo", "?")
+
+
 @models_app.command("list")
 def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Every known model: role, sources, licence, and whether it loads offline here now."""
@@ -396,7 +489,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as J
 
         rows = []
         for spec in list_specs():
-            sources = ", ".join(s.get("package") or s.get("repo", "?") for s in spec.sources)
+            sources = ", ".join(_source_name(s) for s in spec.sources)
             where = availability(spec)
             rows.append(
                 {

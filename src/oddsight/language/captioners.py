@@ -50,6 +50,7 @@ class HfCaptioner:
         self.prompt = prompt
         self.max_new_tokens = max_new_tokens
         transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
         try:
             self.processor = transformers.AutoProcessor.from_pretrained(source)
         except (OSError, ValueError, KeyError) as exc:

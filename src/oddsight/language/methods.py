@@ -24,7 +24,7 @@ from oddsight.llm import prompts
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
 from oddsight.llm.scoring import LLMScorer, split_units
-from oddsight.models.base import TextEncoder
+from oddsight.models.base import TextEncoder, l2_normalize
 
 LANGUAGE_METHODS = ("lavad", "judge")
 SUMMARIES = ("join", "llm")
@@ -32,7 +32,8 @@ SUMMARIES = ("join", "llm")
 
 @dataclass
 class LanguageParams:
-    split: str = "clauses"  # how captions are cut into scored units
+    split: str = "sentences"  # how captions are cut into scored units: clauses | sentences | none
+    context: str | None = None  # what the camera watches and what is normal there (goes into the prompt)
     summary: str = "join"  # "join": distinct captions in order; "llm": an LLM-written summary (slow)
     window_s: float = 10.0  # lavad window length
     stride_s: float = 1.0  # lavad window spacing
@@ -40,6 +41,7 @@ class LanguageParams:
     refine_temperature: float = 0.1
     chunk_s: float = 10.0  # judge chunk length
     reason_threshold: float = 0.5  # judge: chunks scoring at least this get a written reason
+    group: float = 0.0  # ask once per group of units at least this cosine-similar (0 = every distinct unit)
 
 
 @dataclass
@@ -83,7 +85,13 @@ class LanguageScorer:
             raise ConfigError(f"unknown summary {self.params.summary!r}; choose one of {', '.join(SUMMARIES)}")
         self.llm = llm
         self.cache = cache or AnswerCache(enabled=False)
-        self.scorer = LLMScorer(llm, self.cache, split=self.params.split, progress=progress)
+        self.scorer = LLMScorer(
+            llm,
+            self.cache,
+            question=prompts.question_for(self.params.context),
+            split=self.params.split,
+            progress=progress,
+        )
         self.encoder = encoder
         self.progress = progress
         self._unit_scores: dict[str, float | None] = {}
@@ -99,14 +107,32 @@ class LanguageScorer:
         self._units(units)
 
     def _units(self, units: list[str]) -> None:
+        p = self.params
+        if self.encoder is not None and (p.refine_k > 1 or p.group > 0):
+            self._embed(units)
         todo = [u for u in dict.fromkeys(units) if u not in self._unit_scores]
-        if todo:
+        if not todo:
+            return
+        if p.group > 0 and self.encoder is not None:
+            # most frequent units first, so each group is asked about through its commonest wording
+            counts: dict[str, int] = {}
+            for u in units:
+                counts[u] = counts.get(u, 0) + 1
+            todo.sort(key=lambda u: -counts.get(u, 0))
+            leader_of = group_units(np.stack([self._unit_vectors[u] for u in todo]), p.group)
+            leaders = [todo[i] for i in sorted(set(leader_of.tolist()))]
+            scores = self.scorer.score_units(leaders)
+            self._unit_scores.update({u: scores[todo[leader_of[i]]] for i, u in enumerate(todo)})
+            self.stats.extra["grouped_units"] = self.stats.extra.get("grouped_units", 0) + len(todo) - len(leaders)
+        else:
             self._unit_scores.update(self.scorer.score_units(todo))
-        if self.encoder is not None and self.params.refine_k > 1:
-            missing = [u for u in dict.fromkeys(units) if u not in self._unit_vectors]
-            for i in range(0, len(missing), 256):
-                batch = missing[i : i + 256]
-                self._unit_vectors.update(zip(batch, self.encoder.encode_text(batch), strict=True))
+
+    def _embed(self, units: list[str]) -> None:
+        assert self.encoder is not None
+        missing = [u for u in dict.fromkeys(units) if u not in self._unit_vectors]
+        for i in range(0, len(missing), 256):
+            batch = missing[i : i + 256]
+            self._unit_vectors.update(zip(batch, self.encoder.encode_text(batch), strict=True))
 
     def run(self, method: str, segments: list[TextSegment], fps: float, n_frames: int) -> TextScores:
         if method not in LANGUAGE_METHODS:
@@ -118,6 +144,8 @@ class LanguageScorer:
             windows = make_windows(segments, fps, n_frames, p.window_s, p.stride_s)
         else:
             windows = make_windows(segments, fps, n_frames, p.chunk_s, p.chunk_s)
+        self.stats.texts += len(segments)
+        self.stats.units += sum(len(split_units(s.text, p.split)) for s in segments)
         texts = [self._window_text(segments, w) for w in windows]
         units_per_window = [split_units(t, p.split) for t in texts]
         self._units([u for units in units_per_window for u in units])
@@ -198,6 +226,35 @@ class LanguageScorer:
             "text_encoder": self.encoder.model_id if self.encoder is not None else None,
             **{k: v for k, v in vars(self.params).items()},
         }
+
+
+def group_units(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Leader clustering: row ``i`` joins the first earlier leader at least ``threshold`` cosine-similar
+    to it, or leads a new group. Returns each row's leader row."""
+    vectors = l2_normalize(vectors.astype(np.float32))
+    leader_of = np.empty(len(vectors), dtype=np.int64)
+    leaders: list[int] = []
+    bank = np.empty_like(vectors)  # the leaders' vectors, first len(leaders) rows
+    for i, v in enumerate(vectors):
+        if leaders:
+            sims = bank[: len(leaders)] @ v
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                leader_of[i] = leaders[best]
+                continue
+        bank[len(leaders)] = v
+        leaders.append(i)
+        leader_of[i] = i
+    return leader_of
+
+
+def clean_captions(image_emb: np.ndarray, captions: list[str], encoder: TextEncoder) -> list[str]:
+    """LAVAD's caption cleaning: each frame takes the caption of the video that is closest to the
+    frame in an image-text space, so a noisy caption is replaced by a better one of another frame."""
+    unique = list(dict.fromkeys(captions))
+    text = l2_normalize(encoder.encode_text(unique).astype(np.float32))
+    best = (l2_normalize(image_emb.astype(np.float32)) @ text.T).argmax(axis=1)
+    return [unique[i] for i in best]
 
 
 def _window_score(unit_scores: list[float]) -> float:

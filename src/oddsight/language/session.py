@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b"
 DEFAULT_TEXT_MODEL = "minilm-l6"
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.6  # ~99th percentile of the LLM score of texts of normal videos (ucf_descriptions dev)
 
 
 def make_llm(name: str | None, path: str | None = None, *, concurrency: int = 4) -> LLM:
@@ -114,10 +114,30 @@ class LanguageSession:
         if not indices:
             raise InputError(f"{video}: no frame was sampled to caption")
         ends = [*indices[1:], (source.report.frames_decoded or indices[-1] + 1)]
+        warnings = list(source.report.warnings)
+        segments, note = self._clean(video, indices, segments)
+        warnings += [note] if note else []
         out = [TextSegment(a, max(a, b - 1), t) for a, b, t in zip(indices, ends, segments, strict=True)]
         self.cache.put(key, {"segments": [[s.start, s.end, s.text] for s in out]})
         self.cache.flush()
-        return out, list(source.report.warnings)
+        return out, warnings
+
+    def _clean(self, video: str | Path, indices: list[int], captions: list[str]) -> tuple[list[str], str | None]:
+        """LAVAD's caption cleaning, with the session's model when it is image-text aligned."""
+        from dataclasses import replace
+
+        from oddsight.language.methods import clean_captions
+        from oddsight.models.base import ImageEncoder
+        from oddsight.pipeline import Detection
+
+        encoder = self.scorer.encoder
+        if not isinstance(encoder, ImageEncoder):
+            name = encoder.model_id if encoder is not None else "no model"
+            return captions, f"captions not cleaned: {name} has no image tower (give --model clip-vit-b32 or similar)"
+        features, _ = Detection(replace(self.config, method="novelty")).features(video)
+        if features.indices.tolist() != indices:
+            return captions, "captions not cleaned: the encoder sampled other frames than the captioner"
+        return clean_captions(features.embeddings, captions, encoder), None
 
     def score(
         self, info: VideoInfo, segments: list[TextSegment], n_frames: int, warnings: list[str] | None = None

@@ -9,7 +9,9 @@ _YES = re.compile(r"^(yes|y|true|abnormal|anomalous|suspicious|unusual)\b")
 _NO = re.compile(r"^(no|n|false|normal|not\s+(abnormal|anomalous|suspicious|unusual))\b")
 _FRACTION = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/|out\s+of)\s*(\d+)")
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)(?![\d/])")
-_LEAD = re.compile(r"^[\s>(\[]*(?:(?:final\s+)?(?:answer|verdict|score|rating|anomaly score)\s*(?:is)?\s*[:=-]?\s*)?", re.I)
+_LEAD = re.compile(
+    r"^[\s>(\[]*(?:(?:final\s+)?(?:answer|verdict|score|rating|anomaly score)\s*(?:is)?\s*[:=-]?\s*)?", re.I
+)
 
 
 def parse_verdict(text: str | None, scale_max: int = 9) -> float | None:

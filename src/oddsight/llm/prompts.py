@@ -5,18 +5,31 @@ from __future__ import annotations
 
 from oddsight.llm.base import Messages
 
-PROMPT_VERSION = 1  # part of every cached answer's key: change it when a prompt below changes
+PROMPT_VERSION = 2  # part of every cached answer's key: change it when a prompt below changes
 
 SYSTEM = "You are a careful video surveillance analyst."
 
 QUESTION = (
-    "Read the description of what a surveillance camera shows. Does it describe an abnormal or "
-    "suspicious event that a security guard should look at, such as fighting, a crime, an accident, "
-    "a fire, an explosion, someone falling, running or throwing things, or a vehicle, bike or "
-    "skateboard where people walk? Answer Yes or No.\n\nDescription: "
+    "Read the description of a moment in a surveillance video. Rate from 0 to 9 how likely it is "
+    "that it shows a crime, violence, an accident, a fire, an explosion or another emergency "
+    "(0 = ordinary scene, 9 = certainly). Answer with one digit.\n\nDescription: "
 )
 
-CHOICES = ("No", "Yes")
+# Answer tokens, from least to most anomalous; the score is their expected value scaled to 0..1.
+CHOICES = tuple("0123456789")
+
+
+def question_for(context: str | None = None) -> str:
+    """The scoring question; ``context`` says what the camera watches and what is normal there
+    (e.g. "a campus walkway where only pedestrians are expected"), so site-specific oddities count."""
+    if not context:
+        return QUESTION
+    return (
+        f"The camera watches {context.strip().rstrip('.')}. Read the description of a moment in its video. "
+        "Rate from 0 to 9 how likely it is that it shows a crime, violence, an accident, an emergency, "
+        "or anything that is not normal for this place (0 = ordinary scene, 9 = certainly). "
+        "Answer with one digit.\n\nDescription: "
+    )
 
 
 def score_messages(text: str, question: str = QUESTION) -> Messages:

@@ -32,7 +32,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE = re.compile(r"[.;,!?:]\s+|[.;!?]$|\s+(?:and|while|but|whereas)\s+")
 
 
-def split_units(text: str, split: str = "clauses") -> list[str]:
+def split_units(text: str, split: str = "sentences") -> list[str]:
     """The units of ``text`` that are scored separately, normalised for de-duplication."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -84,7 +84,7 @@ class LLMScorer:
         cache: AnswerCache | None = None,
         *,
         question: str = prompts.QUESTION,
-        split: str = "clauses",
+        split: str = "sentences",
         progress: bool = True,
     ) -> None:
         if split not in SPLITS:
@@ -101,6 +101,7 @@ class LLMScorer:
 
     def score_units(self, units: Iterable[str]) -> dict[str, float | None]:
         """Score of each distinct unit (``None`` when the model gave no readable verdict)."""
+        t0 = time.perf_counter()
         unique = list(dict.fromkeys(units))
         keys = {u: self._key(u) for u in unique}
         cached = self.cache.get_many(list(keys.values()))
@@ -127,6 +128,7 @@ class LLMScorer:
                 bar.close()
                 self.cache.flush()
         self.stats.unscored += sum(out[u] is None for u in unique)
+        self.stats.seconds += time.perf_counter() - t0
         return out
 
     def _score_of(self, messages, probs: dict[str, float] | None) -> float | None:
@@ -141,7 +143,6 @@ class LLMScorer:
 
     def score_texts(self, texts: list[str]) -> np.ndarray:
         """Score of each text: the maximum over its units; NaN where no unit could be scored."""
-        t0 = time.perf_counter()
         per_text = [split_units(t, self.split) for t in texts]
         scores = self.score_units(u for units in per_text for u in units)
         out = np.full(len(texts), np.nan, dtype=np.float32)
@@ -151,5 +152,4 @@ class LLMScorer:
                 out[i] = max(values)
         self.stats.texts += len(texts)
         self.stats.units += sum(len(u) for u in per_text)
-        self.stats.seconds += time.perf_counter() - t0
         return out

@@ -26,6 +26,7 @@ EVENT_COLUMNS = [
     "mean_score",
     "label",
     "reason",
+    "summary",
 ]
 
 
@@ -51,6 +52,8 @@ def result_to_dict(result: DetectionResult, *, frame_scores: bool = True) -> dic
             "score": [round(float(s), 6) for s in result.sample_scores],
         },
     }
+    if result.sample_texts is not None:
+        out["samples"]["text"] = result.sample_texts
     if frame_scores:
         out["frame_scores"] = [round(float(s), 6) for s in result.frame_scores]
     return out
@@ -71,6 +74,12 @@ def write_events_csv(result: DetectionResult, path: Path) -> Path:
         writer.writeheader()
         for i, e in enumerate(result.events, 1):
             row = e.to_dict()
-            row.update(video=result.info.source, event=i, reason=e.details.get("reason", ""), label=e.label or "")
+            row.update(
+                video=result.info.source,
+                event=i,
+                reason=e.details.get("reason", ""),
+                summary=e.details.get("summary", ""),
+                label=e.label or "",
+            )
             writer.writerow({k: row.get(k, "") for k in EVENT_COLUMNS})
     return path

@@ -21,6 +21,14 @@ def _decimate(scores: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(0, n, bucket) / fps, padded.reshape(-1, bucket).max(axis=1)
 
 
+def _event_note(label: str | None, reason: str | None, width: int = 48) -> str:
+    """What an event was and why, wrapped short enough to sit above its peak."""
+    import textwrap
+
+    parts = [p for p in (label, reason) if p]
+    return "\n".join(textwrap.shorten(p, width * 2, placeholder="...") for p in parts)
+
+
 def plot_scores(
     result: DetectionResult, path: Path, *, truth: list[tuple[int, int]] | None = None, title: str | None = None
 ) -> Path:
@@ -36,8 +44,9 @@ def plot_scores(
         ax.axvspan(a / fps, (b + 1) / fps, color="tab:green", alpha=0.18, label="ground truth")
     for i, e in enumerate(result.events):
         ax.axvspan(e.start_s, e.end_s, color="tab:red", alpha=0.22, label="event" if i == 0 else None)
-        if e.label:
-            ax.annotate(e.label, (e.peak_s, e.peak_score), fontsize=7, ha="center", va="bottom")
+        note = _event_note(e.label, e.details.get("reason"))
+        if note:
+            ax.annotate(note, (e.peak_s, e.peak_score), fontsize=7, ha="center", va="bottom", wrap=True)
     ax.plot(result.sample_times, result.sample_scores, ".", ms=2.5, color="0.6", label="sampled score")
     ax.plot(t, line, color="tab:blue", lw=1.2, label="score (smoothed)")
     ax.axhline(result.threshold, color="tab:red", ls="--", lw=1, label=f"threshold {result.threshold:g}")
