@@ -54,7 +54,7 @@ def test_lavad_on_real_descriptions_asks_each_distinct_text_once(shared, gguf_fi
     stats = report.summary["llm"]
     assert stats["texts"] == 25 and stats["llm_calls"] == 12  # 7 + 5 distinct descriptions
     assert sorted(len(v.scores) for v in report.videos) == [355, 389]
-    assert all(0.0 <= v.scores.min() and v.scores.max() <= 1.0 for v in report.videos)
+    assert all(v.scores.min() >= 0.0 and v.scores.max() <= 1.0 for v in report.videos)
     assert report.summary["auc"] is not None
     again = evaluate(videos, config)
     assert again.summary["llm"]["llm_calls"] == 0 and again.summary["auc"] == report.summary["auc"]
