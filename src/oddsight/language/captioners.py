@@ -135,7 +135,8 @@ def make_captioner(spec: str, *, device: str = "auto") -> Captioner:
     kind, _, rest = spec.partition(":")
     if kind == "hf" and rest:
         return HfCaptioner(rest, device=device)
-    if kind == "openai" and "#" in rest:
-        url, _, model = rest.rpartition("#")
-        return OpenAIVisionCaptioner(url, model)
+    if kind == "openai":
+        from oddsight.llm.openai_http import parse_endpoint
+
+        return OpenAIVisionCaptioner(*parse_endpoint(spec))
     raise ConfigError(f"captioner must be 'hf:<model or folder>' or 'openai:<url>#<model>', got {spec!r}")

@@ -134,7 +134,9 @@ class LanguageScorer:
             batch = missing[i : i + 256]
             self._unit_vectors.update(zip(batch, self.encoder.encode_text(batch), strict=True))
 
-    def run(self, method: str, segments: list[TextSegment], fps: float, n_frames: int) -> TextScores:
+    def run(
+        self, method: str, segments: list[TextSegment], fps: float, n_frames: int, *, reasons: bool = True
+    ) -> TextScores:
         if method not in LANGUAGE_METHODS:
             raise ConfigError(f"unknown language method {method!r}; choose one of {', '.join(LANGUAGE_METHODS)}")
         if not segments:
@@ -165,7 +167,7 @@ class LanguageScorer:
             np.array([w.mid for w in windows]), scores.astype(np.float32), raw.astype(np.float32), texts, top
         )
         result.unscored = unscored
-        if method == "judge":
+        if method == "judge" and reasons:
             for i, score in enumerate(scores):
                 if score >= p.reason_threshold:
                     result.reasons[i] = self.reason(texts[i])

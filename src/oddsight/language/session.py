@@ -33,12 +33,9 @@ def make_llm(name: str | None, path: str | None = None, *, concurrency: int = 4)
     """``openai:<base url>#<model>`` for a server; else a GGUF model id (or ``path``) for llama.cpp."""
     name = name or DEFAULT_LLM
     if name.startswith("openai:"):
-        url, sep, model = name[len("openai:") :].rpartition("#")
-        if not sep or not url or not model:
-            raise ConfigError(f"--llm openai:<base url>#<model>, got {name!r}")
-        from oddsight.llm.openai_http import OpenAIChat
+        from oddsight.llm.openai_http import OpenAIChat, parse_endpoint
 
-        return OpenAIChat(url, model, concurrency=concurrency)
+        return OpenAIChat(*parse_endpoint(name), concurrency=concurrency)
     from oddsight.llm.gguf import gguf_path
     from oddsight.llm.llamacpp import LlamaCpp
 
@@ -148,7 +145,7 @@ class LanguageSession:
 
         c = self.config
         t0 = time.perf_counter()
-        scored = self.scorer.run(c.method, segments, info.fps, n_frames)
+        scored = self.scorer.run(c.method, segments, info.fps, n_frames, reasons=c.reasons)
         times = scored.indices / info.fps
         smoothed = smooth(scored.scores, times, c.smooth_s)
         frame_scores = interpolate_to_frames(scored.indices, smoothed, n_frames)

@@ -104,8 +104,10 @@ class LlamaCpp(LLM):
             ids = []
             for choice in choices:
                 variants = {choice, choice.lower(), choice.capitalize(), " " + choice, " " + choice.lower()}
-                first = {self._llm.tokenize(v.encode(), add_bos=False, special=False)[0] for v in variants}
-                ids.append(sorted(first))
+                # only spellings that are one token: " 7" is [" ", "7"] in many vocabularies, and the
+                # shared " " must not count as every digit
+                single = [self._llm.tokenize(v.encode(), add_bos=False, special=False) for v in variants]
+                ids.append(sorted({t[0] for t in single if len(t) == 1}))
             self._choice_ids[key] = ids
         return self._choice_ids[key]
 

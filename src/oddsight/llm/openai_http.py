@@ -26,6 +26,14 @@ from oddsight.llm.parse import parse_verdict
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def parse_endpoint(spec: str) -> tuple[str, str]:
+    """``openai:<base url>#<model>`` -> (base url, model name)."""
+    url, sep, model = spec.removeprefix("openai:").rpartition("#")
+    if not spec.startswith("openai:") or not sep or not url or not model:
+        raise ConfigError(f"expected openai:<base url>#<model>, got {spec!r}")
+    return url, model
+
+
 class OpenAIChat(LLM):
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from oddsight.llm.base import Messages
 
-PROMPT_VERSION = 2  # part of every cached answer's key: change it when a prompt below changes
+PROMPT_VERSION = 3  # part of every cached answer's key: change it when a prompt below changes
 
 SYSTEM = "You are a careful video surveillance analyst."
 
