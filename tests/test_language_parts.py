@@ -195,3 +195,13 @@ def test_grouping_asks_one_unit_per_group():
     assert len(llm.calls) == 2 and scorer.stats.extra["grouped_units"] == 2
     result = scorer.run("lavad", segs, 1.0, 4)
     assert result.raw_scores.tolist() == pytest.approx([0.9, 0.9, 0.0, 0.0]) and len(llm.calls) == 2
+
+
+def test_hub_gguf_names_are_checked_and_offline_is_a_clear_error():
+    from oddsight.errors import ModelUnavailableError
+    from oddsight.llm.gguf import hub_gguf
+
+    with pytest.raises(ConfigError, match=r"hf:<org>/<repo>/<file>\.gguf"):
+        hub_gguf("hf:just-a-repo.gguf")
+    with pytest.raises(ModelUnavailableError, match="hub is offline"):
+        hub_gguf("hf:Qwen/Qwen2.5-7B-Instruct-GGUF/qwen2.5-7b-instruct-q4_k_m.gguf")

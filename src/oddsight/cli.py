@@ -116,7 +116,11 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or wri
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 LLMOpt = Annotated[
     str | None,
-    typer.Option("--llm", help="lavad/judge: GGUF model id (default qwen2.5-coder-1.5b) or openai:<base url>#<model>."),
+    typer.Option(
+        "--llm",
+        help="lavad/judge: GGUF model id (default qwen2.5-coder-1.5b), hf:<org>/<repo>/<file>.gguf, "
+        "or openai:<base url>#<model>.",
+    ),
 ]
 LLMPathOpt = Annotated[str | None, typer.Option("--llm-path", help="lavad/judge: a local .gguf file.")]
 ContextOpt = Annotated[

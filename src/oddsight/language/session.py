@@ -30,15 +30,18 @@ DEFAULT_THRESHOLD = 0.6  # ~99th percentile of the LLM score of texts of normal 
 
 
 def make_llm(name: str | None, path: str | None = None, *, concurrency: int = 4) -> LLM:
-    """``openai:<base url>#<model>`` for a server; else a GGUF model id (or ``path``) for llama.cpp."""
+    """``openai:<base url>#<model>`` for a server; else llama.cpp with a registered GGUF model id, a
+    hub file ``hf:<org>/<repo>/<file>.gguf``, or a local ``path``."""
     name = name or DEFAULT_LLM
     if name.startswith("openai:"):
         from oddsight.llm.openai_http import OpenAIChat, parse_endpoint
 
         return OpenAIChat(*parse_endpoint(name), concurrency=concurrency)
-    from oddsight.llm.gguf import gguf_path
+    from oddsight.llm.gguf import gguf_path, hub_gguf
     from oddsight.llm.llamacpp import LlamaCpp
 
+    if path is None and name.startswith("hf:"):
+        return LlamaCpp(hub_gguf(name), model_id=name.rsplit("/", 1)[-1].removesuffix(".gguf"))
     file = gguf_path(name, path)
     return LlamaCpp(file, model_id=Path(path).stem if path else name)
 

@@ -6,8 +6,17 @@ import hashlib
 import os
 from pathlib import Path
 
-from oddsight.errors import ConfigError, ModelFileError
-from oddsight.models.registry import Resolved, cache_location, get_spec, part_paths, resolve, write_recipe
+from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError
+from oddsight.models.registry import (
+    Resolved,
+    cache_location,
+    get_spec,
+    hub_offline,
+    hub_snapshot,
+    part_paths,
+    resolve,
+    write_recipe,
+)
 
 GGUF_MAGIC = b"GGUF"
 
@@ -44,6 +53,18 @@ def gguf_path(model_id: str, path: str | Path | None = None, *, download: bool =
     target = cache_location(spec)
     prepare_gguf(resolved, target)
     return target / "model.gguf"
+
+
+def hub_gguf(spec: str) -> Path:
+    """Any GGUF on the Hugging Face hub, named ``hf:<org>/<repo>/<file>.gguf`` (downloaded once
+    into the hub cache unless offline)."""
+    repo, _, file = spec.removeprefix("hf:").rpartition("/")
+    if not spec.startswith("hf:") or repo.count("/") != 1 or not file.endswith(".gguf"):
+        raise ConfigError(f"expected hf:<org>/<repo>/<file>.gguf, got {spec!r}")
+    found = hub_snapshot(repo, download=not hub_offline(), file=file)
+    if found is None:
+        raise ModelUnavailableError(f"{spec} is not in the hub cache and the hub is offline (HF_HUB_OFFLINE)")
+    return check_gguf(found)
 
 
 def prepare_gguf(resolved: Resolved, target: Path) -> None:

