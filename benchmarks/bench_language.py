@@ -115,7 +115,8 @@ def lavad_style_comparison(videos, fps: float, n_windows: int) -> None:
         f"{lavad_s:.1f} s = {lavad_s / len(chosen):.2f} s/window, {parsed}/{len(chosen)} answers parsed"
     )
     print(
-        f"oddsight on the same windows (cache off, clause units, answer-token probabilities): {ours_s:.1f} s = "
+        f"oddsight on the same windows (cache off, {scorer.params.split} as units, answer-token probabilities): "
+        f"{ours_s:.1f} s = "
         f"{ours_s / len(chosen):.2f} s/window -> speed-up {lavad_s / ours_s:.1f}x "
         f"({scorer.stats.llm_calls} calls for {len(chosen)} windows)"
     )
