@@ -93,10 +93,12 @@ class LanguageSession:
         c = self.config
         if is_stream_url(str(video)):
             raise InputError("the language methods need a file or frame folder, not a live stream (yet)")
-        key = answer_key("captions", c.captioner, content_hash(Path(video)), c.sampling.key)
+        # cleaned captions depend on the cleaning model too
+        cleaner = [c.model, Path(c.model_path).name if c.model_path else None]
+        key = answer_key("captions", c.captioner, content_hash(Path(video)), c.sampling.key, cleaner)
         hit = self.cache.get(key)
         if hit is not None:
-            return [TextSegment(*s) for s in hit["segments"]], []
+            return [TextSegment(*s) for s in hit["segments"]], hit["warnings"]
         captioner = make_captioner(c.captioner or "", device=c.device)
         frames, segments = [], []
         indices = []
@@ -118,7 +120,7 @@ class LanguageSession:
         segments, note = self._clean(video, indices, segments)
         warnings += [note] if note else []
         out = [TextSegment(a, max(a, b - 1), t) for a, b, t in zip(indices, ends, segments, strict=True)]
-        self.cache.put(key, {"segments": [[s.start, s.end, s.text] for s in out]})
+        self.cache.put(key, {"segments": [[s.start, s.end, s.text] for s in out], "warnings": warnings})
         self.cache.flush()
         return out, warnings
 

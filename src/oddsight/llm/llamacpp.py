@@ -32,14 +32,14 @@ class LlamaCpp(LLM):
         model_id: str | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
-        n_gpu_layers: int = 0,
+        n_gpu_layers: int = -1,  # all layers on the GPU when llama.cpp was built with one; ignored on CPU builds
     ) -> None:
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise ModelUnavailableError(
-                "the llama.cpp backend needs llama-cpp-python: pip install 'oddsight[llm]' (compiles; ~5 min)"
+                "the llama.cpp backend needs llama-cpp-python: pip install 'oddsight[llm]' (compiles, 10-20 min)"
             ) from None
         self._lib = llama_cpp
         self.model_path = Path(model_path)
