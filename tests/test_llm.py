@@ -54,8 +54,15 @@ def test_llamacpp_scores_deterministically_and_prefix_reuse_changes_nothing(llam
     fight = score(llama, FIGHT)
     calm = score(llama, CALM)
     assert fight > calm + 0.1
-    # the second FIGHT call reuses the cached prompt prefix; its answer must be the same
-    assert score(llama, FIGHT) == pytest.approx(fight, abs=1e-4)
+    assert score(llama, FIGHT) == fight  # no prefix set: every prompt is evaluated whole
+    llama.set_prefix(prompts.score_messages(""))
+    fight_reused = score(llama, FIGHT)  # evaluates the prefix once, then the text
+    calm_reused = score(llama, CALM)  # the prefix's KV cache is reused: only the text is evaluated
+    # the same prompt gives the same score whatever came before it (the rest is always one batch)
+    assert score(llama, FIGHT) == fight_reused and score(llama, CALM) == calm_reused
+    llama.generate(prompts.reason_messages(CALM), max_tokens=4)  # other tokens in the KV cache
+    assert score(llama, FIGHT) == fight_reused
+    assert fight_reused == pytest.approx(fight, abs=0.01)
     reason = llama.generate(prompts.reason_messages(FIGHT), max_tokens=24)
     assert reason and any(w in reason.lower() for w in ("fight", "punch", "violen", "assault", "abnormal"))
 

@@ -31,6 +31,10 @@ class LLM(ABC):
     def generate(self, messages: Messages, max_tokens: int = 64) -> str:
         """The model's greedy answer, as text."""
 
+    def set_prefix(self, messages: Messages) -> None:  # noqa: B027 - optional hook
+        """Announce the prompt every following scoring call starts with (``messages`` with an empty
+        text at the end), so a backend can compute it once and reuse it."""
+
     def choice_probabilities_many(
         self, prompts: Sequence[Messages], choices: Sequence[str]
     ) -> list[dict[str, float] | None]:

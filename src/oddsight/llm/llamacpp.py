@@ -68,6 +68,8 @@ class LlamaCpp(LLM):
         stat = self.model_path.stat()
         self._cache_key = f"gguf:{self.model_id}:{stat.st_size}"
         self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
+        self._prefix: list[int] = []
+        self._prefix_ready = False  # the KV cache holds the prefix, evaluated alone
 
     def _token_text(self, token: int, vocab: int) -> str:
         if token < 0 or token >= vocab:
@@ -85,16 +87,36 @@ class LlamaCpp(LLM):
             raise ModelFileError(f"prompt of {len(tokens)} tokens does not fit the context of {self._n_ctx}")
         return tokens
 
+    def set_prefix(self, messages: Messages) -> None:
+        """Fix the shared prefix: the tokens every scoring prompt has before its text, found as the
+        common start of the prompt with two different probe texts (tokens merge across the seam)."""
+        probes = []
+        for probe in ("A", "1"):
+            m = [dict(x) for x in messages]
+            m[-1]["content"] += probe
+            probes.append(self.render(m))
+        n = min(len(probes[0]), len(probes[1]))
+        length = next((i for i in range(n) if probes[0][i] != probes[1][i]), n)
+        if probes[0][:length] != self._prefix:
+            self._prefix = probes[0][:length]
+            self._prefix_ready = False
+
     def _last_logits(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate ``tokens`` (reusing the cached shared prefix) and return the next-token logits."""
+        """Evaluate ``tokens`` and return the next-token logits.
+
+        Prompts that start with the fixed prefix (:meth:`set_prefix`) reuse its KV cache, and their
+        rest is always evaluated as one batch on top of it, so a prompt's scores never depend on
+        which prompts came before (llama.cpp's numbers change slightly with how tokens are batched).
+        """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        shared = 0
-        limit = min(len(cached), len(tokens) - 1)  # evaluate at least one token to get fresh logits
-        while shared < limit and cached[shared] == tokens[shared]:
-            shared += 1
-        llm.n_tokens = shared
-        llm.eval(tokens[shared:])
+        p = len(self._prefix) if self._prefix and tokens[: len(self._prefix)] == self._prefix else 0
+        p = min(p, len(tokens) - 1)
+        if p and not self._prefix_ready:
+            llm.n_tokens = 0
+            llm.eval(tokens[:p])  # the prefix alone, as its own batch
+        self._prefix_ready = bool(p)
+        llm.n_tokens = p
+        llm.eval(tokens[p:])
         pointer = self._lib.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).astype(np.float64)
 
@@ -123,6 +145,7 @@ class LlamaCpp(LLM):
         return {c: m / total for c, m in zip(choices, mass, strict=True)}
 
     def generate(self, messages: Messages, max_tokens: int = 64) -> str:
+        self._prefix_ready = False  # generation rewrites the KV cache
         with _quiet():
             reply = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0)
         return str(reply["choices"][0]["message"]["content"] or "").strip()

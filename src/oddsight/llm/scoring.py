@@ -112,6 +112,7 @@ class LLMScorer:
         if todo:
             from tqdm import tqdm
 
+            self.llm.set_prefix(prompts.score_messages("", self.question))
             bar = tqdm(total=len(todo), desc="LLM scoring", unit="q", disable=not self.progress, leave=False)
             step = 16
             try:
