@@ -36,3 +36,15 @@ class FakeTextEncoder:
             v = self.directions[key]
             out.append(v / np.linalg.norm(v))
         return np.asarray(out, np.float32)
+
+
+def send_json(handler, status: int, body) -> None:
+    """Reply from a ``BaseHTTPRequestHandler``: ``body`` as JSON (raw bytes are sent as they are)."""
+    import json
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from oddsight.cli import app
 from oddsight.llm.base import LLM
+from tests.helpers import send_json
 
 runner = CliRunner()
 CALM = "A man walks slowly along an empty street."
@@ -149,12 +150,7 @@ class _VLM(BaseHTTPRequestHandler):
         image = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
         red = image[..., 0].mean() > 150 and image[..., 1].mean() < 120
         text = "a huge red fire fills the street" if red else "a quiet street"
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, {"choices": [{"message": {"role": "assistant", "content": text}}]})
 
     def log_message(self, *args):
         pass

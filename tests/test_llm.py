@@ -3,7 +3,6 @@ started here on 127.0.0.1. A handful of calls each; the model is assembled from 
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from oddsight.errors import ConfigError, LLMError, ModelFileError
 from oddsight.llm import prompts
 from oddsight.llm.openai_http import OpenAIChat
+from tests.helpers import send_json
 
 FIGHT = "two men are punching each other in a shop"
 CALM = "people are sitting quietly in a waiting room"
@@ -137,12 +137,7 @@ class _Flaky(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         type(self).seen_auth.append(self.headers.get("Authorization"))
         status, body = type(self).replies.pop(0) if type(self).replies else (200, {"choices": []})
-        data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *args):
         pass

@@ -138,35 +138,57 @@ GroupOpt = Annotated[
 NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
 
 
-def _config(method: str, methods: tuple[str, ...], **options) -> DetectConfig:
+# command-line option name -> DetectConfig field, for the options `detect` and `eval` share
+_CONFIG_FIELDS = {
+    "model": "model",
+    "model_path": "model_path",
+    "threshold": "threshold",
+    "smooth": "smooth_s",
+    "min_event": "min_event_s",
+    "merge_gap": "merge_gap_s",
+    "detector": "detector_path",
+    "batch_size": "batch_size",
+    "device": "device",
+    "frames_fps": "folder_fps",
+    "llm": "llm",
+    "llm_path": "llm_path",
+    "captions": "captions",
+    "captioner": "captioner",
+}
+# command-line option name -> LanguageParams field
+_LANGUAGE_FIELDS = {
+    "split": "split",
+    "context": "context",
+    "summary": "summary",
+    "window": "window_s",
+    "refine_k": "refine_k",
+    "chunk": "chunk_s",
+    "group": "group",
+}
+
+
+def _config(method: str, methods: tuple[str, ...], options: dict) -> DetectConfig:
+    """A DetectConfig from a command's options (its ``locals()``); options it lacks keep the defaults."""
     from oddsight.errors import ConfigError
     from oddsight.language.methods import LanguageParams
     from oddsight.pipeline import DetectConfig
 
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
-    fps = options.pop("fps")
+    fps = options["fps"]
     if fps is None and method in ("lavad", "judge"):
         fps = 1.0  # one caption a second
-    sampling = _sampling(fps, options.pop("stride"), options.pop("start", 0.0), options.pop("end", None))
-    anomaly, normal = options.pop("anomaly"), options.pop("normal")
-    language = LanguageParams(
-        split=options.pop("split"),
-        context=options.pop("context"),
-        summary=options.pop("summary"),
-        window_s=options.pop("window"),
-        refine_k=options.pop("refine_k"),
-        chunk_s=options.pop("chunk"),
-        group=options.pop("group"),
-    )
+    anomaly, normal = options["anomaly"], options["normal"]
     return DetectConfig(
         method=method,
-        sampling=sampling,
+        sampling=_sampling(fps, options["stride"], options.get("start", 0.0), options.get("end")),
         anomaly_prompts=anomaly or None,
         normal_prompts=normal or None,
-        language=language,
-        reasons=not options.pop("no_reasons"),
-        **options,
+        language=LanguageParams(**{field: options[name] for name, field in _LANGUAGE_FIELDS.items()}),
+        reasons=not options["no_reasons"],
+        use_cache=not options["no_cache"],
+        progress=not options["quiet"] and not options["as_json"],
+        **{field: options[name] for name, field in _CONFIG_FIELDS.items() if name in options},
     )
 
 
@@ -219,40 +241,7 @@ def detect(
         from oddsight.errors import OddsightError
         from oddsight.pipeline import Detection
 
-        config = _config(
-            method,
-            METHODS,
-            model=model,
-            model_path=model_path,
-            fps=fps,
-            stride=stride,
-            start=start,
-            end=end,
-            threshold=threshold,
-            smooth_s=smooth,
-            min_event_s=min_event,
-            merge_gap_s=merge_gap,
-            detector_path=detector,
-            anomaly=anomaly,
-            normal=normal,
-            batch_size=batch_size,
-            device=device,
-            use_cache=not no_cache,
-            folder_fps=frames_fps,
-            progress=not quiet and not as_json,
-            llm=llm,
-            llm_path=llm_path,
-            captions=captions,
-            captioner=captioner,
-            split=split,
-            context=context,
-            summary=summary,
-            window=window,
-            refine_k=refine_k,
-            chunk=chunk,
-            group=group,
-            no_reasons=no_reasons,
-        )
+        config = _config(method, METHODS, locals())
         inputs = expand_inputs(videos)
         session = Detection(config)
         out.mkdir(parents=True, exist_ok=True)
@@ -374,36 +363,7 @@ def eval_(
         from oddsight.evaluate.datasets import load_dataset
         from oddsight.evaluate.runner import evaluate
 
-        config = _config(
-            method,
-            (*METHODS, "text-sim"),
-            model=model,
-            model_path=model_path,
-            fps=fps,
-            stride=stride,
-            threshold=threshold,
-            smooth_s=smooth,
-            min_event_s=min_event,
-            merge_gap_s=merge_gap,
-            detector_path=detector,
-            anomaly=anomaly,
-            normal=normal,
-            batch_size=batch_size,
-            device=device,
-            use_cache=not no_cache,
-            folder_fps=frames_fps,
-            progress=not quiet and not as_json,
-            llm=llm,
-            llm_path=llm_path,
-            split=split,
-            context=context,
-            summary=summary,
-            window=window,
-            refine_k=refine_k,
-            chunk=chunk,
-            group=group,
-            no_reasons=no_reasons,
-        )
+        config = _config(method, (*METHODS, "text-sim"), locals())
         videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
         say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
         report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say)

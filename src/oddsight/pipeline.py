@@ -98,14 +98,38 @@ class DetectionResult:
     sample_texts: list[str] | None = None  # language methods: the text each sample's score was given for
 
 
+def scores_to_events(
+    config: DetectConfig,
+    raw: np.ndarray,
+    indices: np.ndarray,
+    times: np.ndarray,
+    n_frames: int,
+    fps: float,
+    default_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, float, list[Event]]:
+    """The tail every method shares: smooth the sampled scores over ``config.smooth_s`` seconds,
+    interpolate them to all ``n_frames``, and threshold with hysteresis into events.
+    Returns (smoothed, frame_scores, threshold, events)."""
+    c = config
+    smoothed = smooth(raw, times, c.smooth_s)
+    frame_scores = interpolate_to_frames(indices, smoothed, n_frames)
+    threshold = c.threshold if c.threshold is not None else default_threshold
+    events = find_events(
+        frame_scores, fps, threshold, hysteresis=c.hysteresis, min_duration_s=c.min_event_s, merge_gap_s=c.merge_gap_s
+    )
+    return smoothed, frame_scores, float(threshold), events
+
+
 class Detection:
     """A reusable detector session: loads the encoder and detector once, runs many videos."""
 
-    def __init__(self, config: DetectConfig, cache: FeatureCache | None = None) -> None:
+    def __init__(
+        self, config: DetectConfig, cache: FeatureCache | None = None, encoder: ImageEncoder | None = None
+    ) -> None:
         self.config = config
         self.cache = cache or FeatureCache()
         self.model_id = config.model_id
-        self._encoder: ImageEncoder | None = None
+        self._encoder: ImageEncoder | None = encoder  # loaded on first use when not given
         self._detector: Detector | None = None
         self._language = None
 
@@ -199,16 +223,14 @@ class Detection:
         raw = np.asarray(detector.score(features), dtype=np.float32)
         if raw.shape != (len(features),) or not np.all(np.isfinite(raw)):
             raise RuntimeError(f"detector {c.method} returned {raw.shape} scores with non-finite values")
-        smoothed = smooth(raw, features.timestamps, c.smooth_s)
-        frame_scores = interpolate_to_frames(features.indices, smoothed, features.n_frames)
-        threshold = c.threshold if c.threshold is not None else self.detector.default_threshold()
-        events = find_events(
-            frame_scores,
+        smoothed, frame_scores, threshold, events = scores_to_events(
+            c,
+            raw,
+            features.indices,
+            features.timestamps,
+            features.n_frames,
             features.info.fps,
-            threshold,
-            hysteresis=c.hysteresis,
-            min_duration_s=c.min_event_s,
-            merge_gap_s=c.merge_gap_s,
+            self.detector.default_threshold(),
         )
         self._label_events(events, features)
         t2 = time.perf_counter()

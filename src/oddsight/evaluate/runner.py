@@ -13,9 +13,7 @@ from oddsight.errors import ConfigError
 from oddsight.evaluate import metrics
 from oddsight.evaluate.datasets import LabeledVideo
 from oddsight.language.methods import LANGUAGE_METHODS
-from oddsight.pipeline import DetectConfig, Detection, DetectionResult
-from oddsight.temporal.events import find_events
-from oddsight.temporal.scores import interpolate_to_frames, smooth
+from oddsight.pipeline import DetectConfig, Detection, DetectionResult, scores_to_events
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 
@@ -171,16 +169,8 @@ class _TextRunner:
         mids = np.array([(t.start + t.end) / 2 for t in video.texts])
         order = np.argsort(mids, kind="stable")
         mids, raw = mids[order], raw[order]
-        smoothed = smooth(raw, mids / fps, c.smooth_s)
-        frame_scores = interpolate_to_frames(mids, smoothed, video.n_frames)
-        threshold = c.threshold if c.threshold is not None else self.scorer.default_threshold()
-        events = find_events(
-            frame_scores,
-            fps,
-            threshold,
-            hysteresis=c.hysteresis,
-            min_duration_s=c.min_event_s,
-            merge_gap_s=c.merge_gap_s,
+        smoothed, frame_scores, threshold, events = scores_to_events(
+            c, raw, mids, mids / fps, video.n_frames, fps, self.scorer.default_threshold()
         )
         info = VideoInfo(video.name, "text", 0, 0, fps, video.n_frames, video.n_frames / fps)
         return DetectionResult(
@@ -188,7 +178,7 @@ class _TextRunner:
             method=c.method,
             model_id=self.scorer.encoder.model_id,
             sampling=Sampling(fps=None, stride=1),
-            threshold=float(threshold),
+            threshold=threshold,
             sample_indices=mids,
             sample_times=mids / fps,
             sample_scores=raw,

@@ -93,7 +93,6 @@ class LanguageScorer:
             progress=progress,
         )
         self.encoder = encoder
-        self.progress = progress
         self._unit_scores: dict[str, float | None] = {}
         self._unit_vectors: dict[str, np.ndarray] = {}
 
@@ -181,26 +180,23 @@ class LanguageScorer:
 
     def summary(self, captions: list[str]) -> str:
         """An LLM-written one-sentence summary of consecutive captions (cached)."""
-        key = answer_key("summary", prompts.PROMPT_VERSION, self.llm.cache_key, captions)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit["text"]
-        text = self.llm.generate(prompts.summary_messages(captions), max_tokens=60)
-        self.stats.llm_calls += 1
-        self.cache.put(key, {"text": text})
-        return text
+        return self._generated("summary", captions, prompts.summary_messages(captions), 60)
 
     def reason(self, text: str) -> str:
         """The LLM's one-sentence reason why ``text`` is (or is not) abnormal (cached)."""
-        key = answer_key("reason", prompts.PROMPT_VERSION, self.llm.cache_key, text)
+        return self._generated("reason", text, prompts.reason_messages(text), 48)
+
+    def _generated(self, kind: str, subject: object, messages, max_tokens: int) -> str:
+        """The LLM's greedy answer to ``messages``, from the answer cache when it was asked before."""
+        key = answer_key(kind, prompts.PROMPT_VERSION, self.llm.cache_key, subject)
         hit = self.cache.get(key)
         if hit is not None:
             return hit["text"]
-        answer = self.llm.generate(prompts.reason_messages(text), max_tokens=48)
+        text = self.llm.generate(messages, max_tokens=max_tokens)
         self.stats.llm_calls += 1
-        self.cache.put(key, {"text": answer})
+        self.cache.put(key, {"text": text})
         self.cache.flush()
-        return answer
+        return text
 
     def _refine(self, units_per_window: list[list[str]], raw: np.ndarray) -> np.ndarray:
         """Each window's score becomes the similarity-weighted mean over its K nearest windows."""

@@ -17,8 +17,7 @@ from oddsight.language.captions import TextSegment, read_captions
 from oddsight.language.methods import LanguageScorer, TextScores
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
-from oddsight.temporal.events import Event, find_events
-from oddsight.temporal.scores import interpolate_to_frames, smooth
+from oddsight.temporal.events import Event
 from oddsight.video.source import VideoInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,7 +135,7 @@ class LanguageSession:
         if not isinstance(encoder, ImageEncoder):
             name = encoder.model_id if encoder is not None else "no model"
             return captions, f"captions not cleaned: {name} has no image tower (give --model clip-vit-b32 or similar)"
-        features, _ = Detection(replace(self.config, method="novelty")).features(video)
+        features, _ = Detection(replace(self.config, method="novelty"), encoder=encoder).features(video)
         if features.indices.tolist() != indices:
             return captions, "captions not cleaned: the encoder sampled other frames than the captioner"
         return clean_captions(features.embeddings, captions, encoder), None
@@ -145,23 +144,15 @@ class LanguageSession:
         self, info: VideoInfo, segments: list[TextSegment], n_frames: int, warnings: list[str] | None = None
     ) -> DetectionResult:
         """Scores for every frame and events that carry the text and the reason behind them."""
-        from oddsight.pipeline import DetectionResult
+        from oddsight.pipeline import DetectionResult, scores_to_events
         from oddsight.video.sampling import Sampling
 
         c = self.config
         t0 = time.perf_counter()
         scored = self.scorer.run(c.method, segments, info.fps, n_frames, reasons=c.reasons)
         times = scored.indices / info.fps
-        smoothed = smooth(scored.scores, times, c.smooth_s)
-        frame_scores = interpolate_to_frames(scored.indices, smoothed, n_frames)
-        threshold = c.threshold if c.threshold is not None else DEFAULT_THRESHOLD
-        events = find_events(
-            frame_scores,
-            info.fps,
-            threshold,
-            hysteresis=c.hysteresis,
-            min_duration_s=c.min_event_s,
-            merge_gap_s=c.merge_gap_s,
+        smoothed, frame_scores, threshold, events = scores_to_events(
+            c, scored.scores, scored.indices, times, n_frames, info.fps, DEFAULT_THRESHOLD
         )
         self._explain(events, scored)
         warnings = list(warnings or [])
@@ -173,7 +164,7 @@ class LanguageSession:
             method=c.method,
             model_id=self.llm.model_id,
             sampling=c.sampling if not c.captions else Sampling(fps=None, stride=1),
-            threshold=float(threshold),
+            threshold=threshold,
             sample_indices=scored.indices,
             sample_times=times,
             sample_scores=scored.scores,
