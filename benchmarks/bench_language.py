@@ -51,9 +51,9 @@ def main() -> None:
     (home / "models").symlink_to(user_models, target_is_directory=True)
     os.environ["ODDSIGHT_HOME"] = str(home)
 
+    from oddsight.config import DetectConfig
     from oddsight.evaluate.datasets import load_dataset
     from oddsight.evaluate.runner import evaluate
-    from oddsight.pipeline import DetectConfig
 
     kind, root, fps = DATASETS[args.dataset]
     videos = load_dataset(kind, root)

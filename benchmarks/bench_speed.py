@@ -34,9 +34,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("ODDSIGHT_HOME", str(ROOT / ".bench" / "home"))
 
+    from oddsight.config import DetectConfig
+    from oddsight.detection import Detection
     from oddsight.features.cache import FeatureCache
     from oddsight.models.loader import load_image_encoder
-    from oddsight.pipeline import DetectConfig, Detection
     from oddsight.video.sampling import Sampling
     from oddsight.video.source import open_source
 

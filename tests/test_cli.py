@@ -117,3 +117,30 @@ def test_help_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("hidden", "args", "extra"),
+    [
+        ({"llama_cpp"}, ["-m", "lavad"], "llm"),
+        ({"transformers", "torch"}, ["-m", "judge", "--llm", "openai:http://127.0.0.1:9/v1#m"], "llm"),
+        ({"transformers"}, ["-m", "zeroshot", "--anomaly", "a fire"], "transformers"),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(video, tmp_path, monkeypatch, hidden, args, extra):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
+    captions = tmp_path / "c.txt"
+    captions.write_text("a person walks\n" * 60)
+    r = run("detect", str(video), *args, "--captions", str(captions), "-q", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 3, r.output
+    assert r.stderr.count("\n") == 1 and f"pip install 'oddsight[{extra}]'" in r.stderr, r.stderr
+
+
+def test_version():
+    from oddsight.version import __version__
+
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"oddsight {__version__}"

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from oddsight.cli import app
+from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, InputError
 from oddsight.evaluate.datasets import load_dataset
 from oddsight.evaluate.runner import evaluate
-from oddsight.pipeline import DetectConfig
 from oddsight.video.sampling import Sampling
 from tests.conftest import make_video
 

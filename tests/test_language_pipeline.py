@@ -81,8 +81,8 @@ class _RefusingLLM(LLM):
 
 
 def test_warm_rerun_asks_the_model_nothing(video, captions, tmp_path, gguf_file):
+    from oddsight.config import DetectConfig
     from oddsight.language.session import LanguageSession, make_llm
-    from oddsight.pipeline import DetectConfig
 
     config = DetectConfig(method="judge", captions=str(captions), progress=False)
     llm = make_llm(None)

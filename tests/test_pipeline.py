@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oddsight.config import DetectConfig
+from oddsight.detection import Detection, detect
 from oddsight.features.cache import FeatureCache, content_hash
-from oddsight.pipeline import DetectConfig, Detection, detect
 from oddsight.video.sampling import Sampling
 from tests.tiny_models import save_tiny_clip
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from oddsight.pipeline import DetectConfig, Detection
+from oddsight.config import DetectConfig
+from oddsight.detection import Detection
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import open_source
 
@@ -43,9 +44,9 @@ def test_lavad_on_real_descriptions_asks_each_distinct_text_once(shared, gguf_fi
     """The real LLM on real VLM descriptions of two UCF-Crime test videos (a dozen LLM calls):
     every frame is scored, in 0..1; only distinct texts reach the model; a re-run asks nothing.
     (Quality is measured by `oddsight eval` on the whole set, not asserted on two videos.)"""
+    from oddsight.config import DetectConfig
     from oddsight.evaluate.datasets import load_dataset
     from oddsight.evaluate.runner import evaluate
-    from oddsight.pipeline import DetectConfig
 
     keep = {"RoadAccidents004_x264", "Normal_Videos_063_x264"}
     videos = [v for v in load_dataset("segment-text", shared / "ucf_descriptions") if v.name in keep]

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from oddsight.version import __version__
 
 _LAZY = {
-    "detect": "oddsight.pipeline",
-    "DetectConfig": "oddsight.pipeline",
-    "DetectionResult": "oddsight.pipeline",
+    "detect": "oddsight.detection",
+    "DetectConfig": "oddsight.config",
+    "DetectionResult": "oddsight.result",
     "OddsightError": "oddsight.errors",
     "Features": "oddsight.features.types",
     "Sampling": "oddsight.video.sampling",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from oddsight.config import DetectConfig
+    from oddsight.detection import detect
     from oddsight.errors import OddsightError
     from oddsight.features.types import Features
-    from oddsight.pipeline import DetectConfig, DetectionResult, detect
+    from oddsight.result import DetectionResult
     from oddsight.video.sampling import Sampling
 
 

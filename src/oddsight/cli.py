@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from oddsight.pipeline import DetectConfig, DetectionResult
+    from oddsight.config import DetectConfig
+    from oddsight.result import DetectionResult
 
 app = typer.Typer(
     help="oddsight: find the unusual in video. Scores every frame, finds events, says what and why.",
@@ -25,6 +26,23 @@ models_app = typer.Typer(help="List and fetch the models oddsight knows.", no_ar
 app.add_typer(models_app, name="models")
 
 METHODS = ("novelty", "oneclass", "zeroshot", "lavad", "judge")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from oddsight.version import __version__
+
+        typer.echo(f"oddsight {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """oddsight: find the unusual in video. Scores every frame, finds events, says what and why."""
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -169,9 +187,9 @@ _LANGUAGE_FIELDS = {
 
 def _config(method: str, methods: tuple[str, ...], options: dict) -> DetectConfig:
     """A DetectConfig from a command's options (its ``locals()``); options it lacks keep the defaults."""
+    from oddsight.config import DetectConfig
     from oddsight.errors import ConfigError
     from oddsight.language.methods import LanguageParams
-    from oddsight.pipeline import DetectConfig
 
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
@@ -238,8 +256,8 @@ def detect(
 ) -> None:
     """Score every frame of each video and report anomalous events."""
     with _Errors():
+        from oddsight.detection import Detection
         from oddsight.errors import OddsightError
-        from oddsight.pipeline import Detection
 
         config = _config(method, METHODS, locals())
         inputs = expand_inputs(videos)
@@ -312,6 +330,12 @@ def _print_summary(result: DetectionResult, files: dict[str, Path]) -> None:
         typer.echo(
             f"  #{i} {_clock(e.start_s)}-{_clock(e.end_s)} (frames {e.start_frame}-{e.end_frame}) "
             f"peak {e.peak_score:.3f} at {_clock(e.peak_s)}{label}"
+        )
+    if not result.events and len(result.frame_scores):
+        peak = int(result.frame_scores.argmax())
+        typer.echo(
+            f"  no event: the highest score, {result.frame_scores[peak]:.3f} at {_clock(peak / result.info.fps)}, "
+            f"stays under the threshold {result.threshold:g}"
         )
     typer.echo("  -> " + ", ".join(str(p) for p in files.values()))
 
@@ -416,8 +440,9 @@ def fit(
 ) -> None:
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
+        from oddsight.config import DetectConfig
         from oddsight.detectors.persist import save_detector
-        from oddsight.pipeline import DetectConfig, fit_oneclass
+        from oddsight.pipeline import fit_oneclass
 
         config = DetectConfig(
             method="novelty",
@@ -481,7 +506,8 @@ def models_pull(
 ) -> None:
     """Fetch a model into the cache, or into a folder to carry to an air-gapped machine."""
     with _Errors():
-        from oddsight.models.registry import get_spec, pull
+        from oddsight.models.loader import pull
+        from oddsight.models.registry import get_spec
 
         target = pull(get_spec(name), to)
         typer.echo(f"{name} -> {target}")

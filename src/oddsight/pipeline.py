@@ -1,4 +1,4 @@
-"""The library's main entry points: ``detect`` one video, ``fit`` a one-class model.
+"""The visual pipeline, and fitting a one-class model on normal footage.
 
 source -> sampled frames -> features (cached) -> detector -> scores -> every-frame scores -> events
 """
@@ -7,121 +7,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oddsight.detectors.base import Detector, make_detector
+from oddsight.config import DetectConfig
+from oddsight.detectors.base import Detector
+from oddsight.detectors.registry import make_detector
 from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache, content_hash
 from oddsight.features.extract import extract_features
 from oddsight.features.types import Features
-from oddsight.language.methods import LANGUAGE_METHODS, LanguageParams
 from oddsight.models.base import ImageEncoder
-from oddsight.temporal.events import Event, find_events
-from oddsight.temporal.scores import interpolate_to_frames, smooth
-from oddsight.video.sampling import Sampling
-from oddsight.video.source import DEFAULT_FOLDER_FPS, VideoInfo, open_source
-
-DEFAULT_MODELS = {
-    "novelty": "dinov2-small",
-    "oneclass": "dinov2-small",
-    "zeroshot": "clip-vit-b32",
-    "lavad": "minilm-l6",  # the language methods' text encoder (window similarity)
-    "judge": "minilm-l6",
-}
+from oddsight.result import DetectionResult, scores_to_events
+from oddsight.temporal.events import Event
+from oddsight.video.source import open_source
 
 
-@dataclass
-class DetectConfig:
-    """Everything ``detect`` needs to know; the CLI builds one from its options."""
-
-    method: str = "novelty"
-    model: str | None = None  # default: DEFAULT_MODELS[method], or the fitted detector's encoder
-    model_path: str | None = None
-    sampling: Sampling = field(default_factory=Sampling)
-    threshold: float | None = None  # default: the detector's own
-    smooth_s: float = 4.0
-    hysteresis: float = 0.1
-    min_event_s: float = 1.0
-    merge_gap_s: float = 2.0
-    detector_path: str | None = None  # a fitted .oddsight file (oneclass)
-    anomaly_prompts: list[str] | None = None
-    normal_prompts: list[str] | None = None
-    batch_size: int = 16
-    device: str = "auto"
-    use_cache: bool = True
-    folder_fps: float = DEFAULT_FOLDER_FPS
-    progress: bool = True
-    # language methods (lavad, judge)
-    llm: str | None = None  # GGUF model id, or openai:<base url>#<model>; default qwen2.5-coder-1.5b
-    llm_path: str | None = None  # a local .gguf file
-    captions: str | None = None  # captions made elsewhere (.txt per frame or .jsonl segments)
-    captioner: str | None = None  # hf:<model or folder> | openai:<base url>#<model>
-    reasons: bool = True  # ask the LLM why, for each event
-    language: LanguageParams = field(default_factory=LanguageParams)
-
-    @property
-    def model_id(self) -> str:
-        if self.model:
-            return self.model
-        if self.method == "oneclass" and self.detector_path:
-            from oddsight.detectors.persist import peek_encoder
-
-            return peek_encoder(Path(self.detector_path))
-        if self.method not in DEFAULT_MODELS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(DEFAULT_MODELS)}")
-        return DEFAULT_MODELS[self.method]
-
-
-@dataclass
-class DetectionResult:
-    """Scores and events for one video. ``frame_scores`` has one value per decoded frame."""
-
-    info: VideoInfo
-    method: str
-    model_id: str
-    sampling: Sampling
-    threshold: float
-    sample_indices: np.ndarray
-    sample_times: np.ndarray
-    sample_scores: np.ndarray  # raw detector scores
-    smoothed_scores: np.ndarray
-    frame_scores: np.ndarray
-    events: list[Event]
-    warnings: list[str]
-    timings: dict[str, float]
-    from_cache: bool
-    params: dict[str, Any] = field(default_factory=dict)
-    sample_texts: list[str] | None = None  # language methods: the text each sample's score was given for
-
-
-def scores_to_events(
-    config: DetectConfig,
-    raw: np.ndarray,
-    indices: np.ndarray,
-    times: np.ndarray,
-    n_frames: int,
-    fps: float,
-    default_threshold: float,
-) -> tuple[np.ndarray, np.ndarray, float, list[Event]]:
-    """The tail every method shares: smooth the sampled scores over ``config.smooth_s`` seconds,
-    interpolate them to all ``n_frames``, and threshold with hysteresis into events.
-    Returns (smoothed, frame_scores, threshold, events)."""
-    c = config
-    smoothed = smooth(raw, times, c.smooth_s)
-    frame_scores = interpolate_to_frames(indices, smoothed, n_frames)
-    threshold = c.threshold if c.threshold is not None else default_threshold
-    events = find_events(
-        frame_scores, fps, threshold, hysteresis=c.hysteresis, min_duration_s=c.min_event_s, merge_gap_s=c.merge_gap_s
-    )
-    return smoothed, frame_scores, float(threshold), events
-
-
-class Detection:
-    """A reusable detector session: loads the encoder and detector once, runs many videos."""
+class VisualDetection:
+    """The visual methods (novelty, oneclass, zeroshot) over many videos: the encoder and detector load once."""
 
     def __init__(
         self, config: DetectConfig, cache: FeatureCache | None = None, encoder: ImageEncoder | None = None
@@ -131,7 +37,6 @@ class Detection:
         self.model_id = config.model_id
         self._encoder: ImageEncoder | None = encoder  # loaded on first use when not given
         self._detector: Detector | None = None
-        self._language = None
 
     @property
     def encoder(self) -> ImageEncoder:
@@ -203,19 +108,8 @@ class Detection:
         key = f"{self.model_id}-{get_spec(self.model_id).fingerprint}"
         return key if self.config.model_path is None else f"{key}-{Path(self.config.model_path).name}"
 
-    @property
-    def language(self):
-        """The language session (LLM, text encoder, answer cache) of ``lavad`` / ``judge``."""
-        if self._language is None:
-            from oddsight.language.session import LanguageSession
-
-            self._language = LanguageSession(self.config)
-        return self._language
-
     def run(self, video: str | Path) -> DetectionResult:
         c = self.config
-        if c.method in LANGUAGE_METHODS:
-            return self.language.run_video(video)
         t0 = time.perf_counter()
         detector = self.detector  # a bad detector file or option fails before any decoding
         features, from_cache = self.features(video)
@@ -265,11 +159,6 @@ class Detection:
             event.details["reason"] = f"frames most similar to the prompt '{labels[nearest]}'"
 
 
-def detect(video: str | Path, config: DetectConfig | None = None) -> DetectionResult:
-    """Score one video (file, frame folder or stream URL) and find its anomalous events."""
-    return Detection(config or DetectConfig()).run(video)
-
-
 def fit_oneclass(
     videos: Sequence[str | Path],
     config: DetectConfig,
@@ -281,7 +170,7 @@ def fit_oneclass(
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``)."""
     from oddsight.detectors.oneclass import OneClassDetector
 
-    session = Detection(replace(config, method="novelty"))
+    session = VisualDetection(replace(config, method="novelty"))
     feats = []
     for video in videos:
         if on_video:

@@ -58,18 +58,3 @@ def unit_halves(x: np.ndarray, parts: int = 2) -> np.ndarray:
     blocks = np.split(x, parts, axis=1) if x.shape[1] % parts == 0 else [x]
     blocks = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in blocks]
     return np.concatenate(blocks, axis=1) / np.sqrt(len(blocks))
-
-
-def make_detector(method: str, **params: Any) -> Detector:
-    from oddsight.detectors.novelty import NoveltyDetector
-    from oddsight.detectors.oneclass import OneClassDetector
-    from oddsight.detectors.zeroshot import ZeroShotDetector
-
-    classes: dict[str, type[Detector]] = {
-        "novelty": NoveltyDetector,
-        "oneclass": OneClassDetector,
-        "zeroshot": ZeroShotDetector,
-    }
-    if method not in classes:
-        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(classes)}")
-    return classes[method](**params)

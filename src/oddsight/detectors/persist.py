@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from oddsight import __version__
 from oddsight.detectors.oneclass import OneClassDetector
 from oddsight.errors import ModelFileError
+from oddsight.version import __version__
 
 FORMAT = "oddsight-detector"
 VERSION = 1

@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from oddsight.config import DetectConfig
+from oddsight.detection import Detection
 from oddsight.errors import ConfigError
 from oddsight.evaluate import metrics
 from oddsight.evaluate.datasets import LabeledVideo
 from oddsight.language.methods import LANGUAGE_METHODS
-from oddsight.pipeline import DetectConfig, Detection, DetectionResult, scores_to_events
+from oddsight.result import DetectionResult, scores_to_events
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, InputError
+from oddsight.extras import EXTRAS, require_extra
 from oddsight.language.captions import TextSegment, read_captions
 from oddsight.language.methods import LanguageScorer, TextScores
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
+from oddsight.result import DetectionResult, scores_to_events
 from oddsight.temporal.events import Event
 from oddsight.video.source import VideoInfo
-
-if TYPE_CHECKING:  # pragma: no cover
-    from oddsight.pipeline import DetectConfig, DetectionResult
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b"
 DEFAULT_TEXT_MODEL = "minilm-l6"
@@ -49,6 +48,8 @@ class LanguageSession:
     def __init__(self, config: DetectConfig, *, llm: LLM | None = None) -> None:
         from oddsight.models.loader import load_text_encoder
 
+        local_llm = not (config.llm or "").startswith("openai:")
+        require_extra("llm", f"--method {config.method}", EXTRAS["llm"] if local_llm else EXTRAS["transformers"])
         self.config = config
         self.cache = AnswerCache(enabled=config.use_cache)
         encoder = load_text_encoder(config.model or DEFAULT_TEXT_MODEL, config.model_path, device=config.device)
@@ -129,13 +130,13 @@ class LanguageSession:
 
         from oddsight.language.methods import clean_captions
         from oddsight.models.base import ImageEncoder
-        from oddsight.pipeline import Detection
+        from oddsight.pipeline import VisualDetection
 
         encoder = self.scorer.encoder
         if not isinstance(encoder, ImageEncoder):
             name = encoder.model_id if encoder is not None else "no model"
             return captions, f"captions not cleaned: {name} has no image tower (give --model clip-vit-b32 or similar)"
-        features, _ = Detection(replace(self.config, method="novelty"), encoder=encoder).features(video)
+        features, _ = VisualDetection(replace(self.config, method="novelty"), encoder=encoder).features(video)
         if features.indices.tolist() != indices:
             return captions, "captions not cleaned: the encoder sampled other frames than the captioner"
         return clean_captions(features.embeddings, captions, encoder), None
@@ -144,7 +145,6 @@ class LanguageSession:
         self, info: VideoInfo, segments: list[TextSegment], n_frames: int, warnings: list[str] | None = None
     ) -> DetectionResult:
         """Scores for every frame and events that carry the text and the reason behind them."""
-        from oddsight.pipeline import DetectionResult, scores_to_events
         from oddsight.video.sampling import Sampling
 
         c = self.config

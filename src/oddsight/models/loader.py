@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from pathlib import Path
 
 from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError
+from oddsight.extras import require_extra
 from oddsight.models.base import ImageEncoder, TextEncoder
 from oddsight.models.registry import (
     ModelSpec,
@@ -15,6 +15,7 @@ from oddsight.models.registry import (
     cache_location,
     copy_tree,
     get_spec,
+    hub_snapshot,
     is_prepared,
     resolve,
     verify_pip_file,
@@ -24,8 +25,7 @@ from oddsight.models.registry import (
 
 def require(module: str, extra: str) -> None:
     """Fail with the extra to install when an optional backend library is missing."""
-    if importlib.util.find_spec(module) is None:
-        raise ModelUnavailableError(f"this model needs the '{module}' package: pip install 'oddsight[{extra}]'")
+    require_extra(extra, "this model", (module,))
 
 
 def load_image_encoder(
@@ -34,6 +34,8 @@ def load_image_encoder(
     spec = get_spec(model_id)
     if spec.role not in ("image", "image-text"):
         raise ConfigError(f"{model_id} is a {spec.role} model, not an image encoder")
+    if spec.backend == "hf-clip":
+        require("transformers", "transformers")  # before looking for weights: the missing extra is the news
     resolved = resolve(spec, path, download=download)
     if spec.backend == "dinov2":
         onnx_file = _dinov2_onnx(resolved)
@@ -143,3 +145,19 @@ def derive_backbone(src: Path, dst: Path, output: str, quantize: str | None = No
         tmp.unlink(missing_ok=True)
         tmp_q.unlink(missing_ok=True)
         raise ModelFileError(f"{src}: cannot derive the DINOv2 backbone ({type(exc).__name__}: {exc})") from None
+
+
+def pull(spec: ModelSpec, to: Path | None = None) -> Path:
+    """Put ``spec``'s weights into the cache (or into ``to``), downloading from the hub if needed."""
+    target = to if to is not None else cache_location(spec)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        resolved = resolve(spec)
+    except ModelUnavailableError:
+        repo = spec.hub_repo
+        if repo is None:
+            raise
+        file = next((s.get("file") for s in spec.sources if s["kind"] == "hub"), None)
+        resolved = Resolved(spec, "hub", hub_snapshot(repo, download=True, file=file))  # type: ignore[arg-type]
+    prepare_cached(resolved, target)
+    return target

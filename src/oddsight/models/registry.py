@@ -227,24 +227,6 @@ def verify_pip_file(spec: ModelSpec, resolved: Resolved) -> None:
     stamp.write_text(key)
 
 
-def pull(spec: ModelSpec, to: Path | None = None) -> Path:
-    """Put ``spec``'s weights into the cache (or into ``to``), downloading from the hub if needed."""
-    from oddsight.models.loader import prepare_cached
-
-    target = to if to is not None else cache_location(spec)
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        resolved = resolve(spec)
-    except ModelUnavailableError:
-        repo = spec.hub_repo
-        if repo is None:
-            raise
-        file = next((s.get("file") for s in spec.sources if s["kind"] == "hub"), None)
-        resolved = Resolved(spec, "hub", hub_snapshot(repo, download=True, file=file))  # type: ignore[arg-type]
-    prepare_cached(resolved, target)
-    return target
-
-
 def copy_tree(src: Path, dst: Path) -> None:
     for item in src.iterdir():
         if item.name.startswith("."):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oddsight.pipeline import DetectionResult
+from oddsight.result import DetectionResult
 from oddsight.video.source import open_source
 
 

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from oddsight import __version__
-from oddsight.pipeline import DetectionResult
+from oddsight.result import DetectionResult
+from oddsight.version import __version__
 
 SCHEMA_VERSION = 1
 EVENT_COLUMNS = [

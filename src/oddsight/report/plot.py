@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oddsight.pipeline import DetectionResult
+from oddsight.result import DetectionResult
 
 MAX_POINTS = 4000  # a 1,100-pixel-wide plot shows no more; memory stays flat for long videos
 

@@ -1,0 +1,61 @@
+"""``DetectConfig``: every option of one detection, shared by the library, the CLI and the evaluation runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oddsight.errors import ConfigError
+from oddsight.language.methods import LanguageParams
+from oddsight.video.sampling import Sampling
+from oddsight.video.source import DEFAULT_FOLDER_FPS
+
+DEFAULT_MODELS = {
+    "novelty": "dinov2-small",
+    "oneclass": "dinov2-small",
+    "zeroshot": "clip-vit-b32",
+    "lavad": "minilm-l6",  # the language methods' text encoder (window similarity)
+    "judge": "minilm-l6",
+}
+
+
+@dataclass
+class DetectConfig:
+    """Everything ``detect`` needs to know; the CLI builds one from its options."""
+
+    method: str = "novelty"
+    model: str | None = None  # default: DEFAULT_MODELS[method], or the fitted detector's encoder
+    model_path: str | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    threshold: float | None = None  # default: the detector's own
+    smooth_s: float = 4.0
+    hysteresis: float = 0.1
+    min_event_s: float = 1.0
+    merge_gap_s: float = 2.0
+    detector_path: str | None = None  # a fitted .oddsight file (oneclass)
+    anomaly_prompts: list[str] | None = None
+    normal_prompts: list[str] | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    use_cache: bool = True
+    folder_fps: float = DEFAULT_FOLDER_FPS
+    progress: bool = True
+    # language methods (lavad, judge)
+    llm: str | None = None  # GGUF model id, or openai:<base url>#<model>; default qwen2.5-coder-1.5b
+    llm_path: str | None = None  # a local .gguf file
+    captions: str | None = None  # captions made elsewhere (.txt per frame or .jsonl segments)
+    captioner: str | None = None  # hf:<model or folder> | openai:<base url>#<model>
+    reasons: bool = True  # ask the LLM why, for each event
+    language: LanguageParams = field(default_factory=LanguageParams)
+
+    @property
+    def model_id(self) -> str:
+        if self.model:
+            return self.model
+        if self.method == "oneclass" and self.detector_path:
+            from oddsight.detectors.persist import peek_encoder
+
+            return peek_encoder(Path(self.detector_path))
+        if self.method not in DEFAULT_MODELS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(DEFAULT_MODELS)}")
+        return DEFAULT_MODELS[self.method]

@@ -1,0 +1,49 @@
+"""``Detection`` and ``detect``: the library's front door for every method.
+
+Visual methods run in :class:`~oddsight.pipeline.VisualDetection`; the language methods in
+:class:`~oddsight.language.session.LanguageSession`, which is itself a client of the visual pipeline
+(caption cleaning reuses its features). This module sits above both, so neither imports the other's caller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oddsight.config import DetectConfig
+from oddsight.features.cache import FeatureCache
+from oddsight.language.methods import LANGUAGE_METHODS
+from oddsight.models.base import ImageEncoder
+from oddsight.pipeline import VisualDetection
+from oddsight.result import DetectionResult
+
+
+class Detection:
+    """A reusable detection session for any method: models load once, many videos run."""
+
+    def __init__(
+        self, config: DetectConfig, cache: FeatureCache | None = None, encoder: ImageEncoder | None = None
+    ) -> None:
+        self.config = config
+        self.visual = VisualDetection(config, cache=cache, encoder=encoder)
+        self.model_id = self.visual.model_id
+        self._language = None
+
+    @property
+    def language(self):
+        """The language session (LLM, text encoder, answer cache) of ``lavad`` / ``judge``, made on first use."""
+        if self._language is None:
+            from oddsight.language.session import LanguageSession
+
+            self._language = LanguageSession(self.config)
+        return self._language
+
+    def run(self, video: str | Path) -> DetectionResult:
+        """Scores and events for one video (file, frame folder or stream URL)."""
+        if self.config.method in LANGUAGE_METHODS:
+            return self.language.run_video(video)
+        return self.visual.run(video)
+
+
+def detect(video: str | Path, config: DetectConfig | None = None) -> DetectionResult:
+    """Score one video (file, frame folder or stream URL) and find its anomalous events."""
+    return Detection(config or DetectConfig()).run(video)
