@@ -40,13 +40,15 @@ def oddsight_home(tmp_path, tmp_path_factory, monkeypatch):
 
 
 def scene(i: int, width: int, height: int, anomaly: bool = False) -> np.ndarray:
-    """A textured background with a small square moving smoothly; ``anomaly`` paints a bright blob."""
+    """A textured background with a small square moving smoothly; ``anomaly`` paints a bright blob that darts
+    across the frame (unusual in both appearance and motion)."""
     yy, xx = np.mgrid[0:height, 0:width]
     img = np.stack([(xx * 255 // width), (yy * 255 // height), np.full_like(xx, 90)], axis=-1).astype(np.uint8)
     x = 10 + (i * 3) % (width - 40)
     img[20:40, x : x + 20] = (250, 250, 250)
     if anomaly:
-        img[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = (255, 30, 0)
+        x0 = (i * 9) % (width // 2)
+        img[height // 4 : 3 * height // 4, x0 : x0 + width // 2] = (255, 30, 0)
     return img
 
 

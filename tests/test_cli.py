@@ -22,7 +22,7 @@ def test_detect_writes_json_csv_png_and_video(video, tmp_path):
     r = run("detect", str(video), "--fps", "5", "--out", str(out), "--save-video", "-q")
     assert r.exit_code == 0, r.output
     data = json.loads((out / "clip.json").read_text())
-    assert data["schema_version"] == 1 and data["method"] == "novelty" and data["model"] == "dinov2-small"
+    assert data["schema_version"] == 1 and data["method"] == "novelty" and data["model"] == "motion"
     assert len(data["frame_scores"]) == 60 and data["video"]["fps"] == 10
     assert (out / "clip.events.csv").read_text().startswith("video,event,start_frame")
     assert (out / "clip.png").read_bytes()[:4] == b"\x89PNG"
@@ -71,7 +71,7 @@ def test_fit_then_detect_oneclass_and_refuse_other_encoder(tmp_path):
     normal = make_video(tmp_path / "normal.mp4", n_frames=80)
     odd = make_video(tmp_path / "odd.mp4", n_frames=60, anomaly=range(30, 45))
     model = tmp_path / "site.oddsight"
-    r = run("fit", str(normal), "-o", str(model), "--fps", "5", "--kind", "knn", "-q")
+    r = run("fit", str(normal), "-o", str(model), "--fps", "10", "-q")
     assert r.exit_code == 0, r.output
     r = run(
         "detect",
@@ -81,7 +81,7 @@ def test_fit_then_detect_oneclass_and_refuse_other_encoder(tmp_path):
         "--detector",
         str(model),
         "--fps",
-        "5",
+        "10",
         "--json",
         "-q",
         "--smooth",
@@ -94,7 +94,7 @@ def test_fit_then_detect_oneclass_and_refuse_other_encoder(tmp_path):
     scores = res["frame_scores"]
     assert max(scores[30:45]) > max(scores[:20]) and res["events"]
     r = run("detect", str(odd), "--method", "oneclass", "--detector", str(model), "--model", "clip-vit-b32", "-q")
-    assert r.exit_code == 4 and "fitted on dinov2-small" in r.stderr
+    assert r.exit_code == 4 and "fitted on motion" in r.stderr
     (tmp_path / "bad.oddsight").write_text("nope")
     r = run("detect", str(odd), "--method", "oneclass", "--detector", str(tmp_path / "bad.oddsight"), "-q")
     assert r.exit_code == 4 and "not an oddsight detector file" in r.stderr

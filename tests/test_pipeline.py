@@ -13,7 +13,7 @@ from tests.tiny_models import save_tiny_clip
 def test_detect_scores_every_frame_and_finds_the_anomaly(video):
     result = detect(video, DetectConfig(sampling=Sampling(fps=5), progress=False, smooth_s=0))
     assert len(result.frame_scores) == 60 and len(result.sample_scores) == 30
-    assert result.model_id == "dinov2-small" and not result.from_cache
+    assert result.model_id == "motion" and not result.from_cache
     inside = result.frame_scores[30:40].mean()
     outside = np.median(np.r_[result.frame_scores[:25], result.frame_scores[45:]])
     assert inside > 3 * outside

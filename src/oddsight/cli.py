@@ -371,6 +371,10 @@ def eval_(
     ] = None,
     csv_units: Annotated[str, typer.Option("--csv-units", help="csv: frames | seconds")] = "frames",
     iou: Annotated[float, typer.Option("--iou", help="IoU for event-level precision/recall.")] = 0.1,
+    sweep: Annotated[
+        str | None,
+        typer.Option("--sweep", help="threshold: event precision/recall and false alarms/hour over thresholds."),
+    ] = None,
     llm: LLMOpt = None,
     llm_path: LLMPathOpt = None,
     split: SplitOpt = "sentences",
@@ -388,21 +392,39 @@ def eval_(
         from oddsight.evaluate.runner import evaluate
 
         config = _config(method, (*METHODS, "text-sim"), locals())
+        if sweep not in (None, "threshold"):
+            from oddsight.errors import ConfigError
+
+            raise ConfigError(f"--sweep takes 'threshold', got {sweep!r}")
         videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
         say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
         report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say)
         for v in report.videos:
             for w in v.warnings:
                 _warn(f"{v.name}: {w}")
+        payload = report.to_dict()
+        rows = None
+        if sweep:
+            from oddsight.evaluate.sweep import threshold_sweep
+
+            rows = threshold_sweep(report, config, min_iou=iou)
+            payload["sweep"] = rows
         if out is not None:
             from oddsight.evaluate.plots import write_eval_plots
 
             write_eval_plots(report, out)
-            (out / "eval.json").write_text(json.dumps(report.to_dict(), indent=1))
+            if rows is not None:
+                from oddsight.evaluate.sweep import write_sweep_plot
+
+                title = f"{report.dataset}: {report.method} ({report.model}), events @IoU {iou:g}"
+                write_sweep_plot(rows, out / "sweep.png", report.summary.get("threshold"), title)
+            (out / "eval.json").write_text(json.dumps(payload, indent=1))
         if as_json:
-            typer.echo(json.dumps(report.to_dict()))
+            typer.echo(json.dumps(payload))
         elif not quiet:
             _print_eval(report)
+            if rows is not None:
+                _print_sweep(rows, report.summary.get("threshold"))
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -424,11 +446,28 @@ def _print_eval(report) -> None:
     )
 
 
+def _print_sweep(rows: list[dict], default: float | None) -> None:
+    typer.echo(f"{'threshold':>10} {'precision':>9} {'recall':>7} {'F1':>6} {'false alarms/h':>14}")
+    for r in rows:
+        mark = "  <- default" if default is not None and r["threshold"] == default else ""
+        typer.echo(
+            f"{r['threshold']:>10.4g} {_fmt(r['event_precision'], 3):>9} {_fmt(r['event_recall'], 3):>7} "
+            f"{_fmt(r['event_f1'], 3):>6} {_fmt(r['false_alarms_per_hour'], 2):>14}{mark}"
+        )
+
+
 @app.command()
 def fit(
     videos: Annotated[list[str], typer.Argument(help="Normal footage only: videos, frame folders, folders.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fitted detector.")],
-    kind: Annotated[str, typer.Option("--kind", help="ocsvm (One-Class SVM) | knn")] = "ocsvm",
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="knn (per cell on motion; the default there) | ocsvm (One-Class SVM; the default on "
+            "one-vector encoders such as dinov2-small)",
+        ),
+    ] = None,
     nu: Annotated[float, typer.Option("--nu", help="OCSVM: share of normal frames allowed outside.")] = 0.05,
     k: Annotated[int, typer.Option("--k", help="knn: neighbours averaged.")] = 5,
     fps: FpsOpt = None,
@@ -440,13 +479,13 @@ def fit(
 ) -> None:
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
-        from oddsight.config import DetectConfig
+        from oddsight.config import DEFAULT_MODELS, DetectConfig
         from oddsight.detectors.persist import save_detector
         from oddsight.pipeline import fit_oneclass
 
         config = DetectConfig(
             method="novelty",
-            model=model or "dinov2-small",
+            model=model or DEFAULT_MODELS["oneclass"],
             model_path=model_path,
             sampling=_sampling(fps, stride, 0.0, None),
             folder_fps=frames_fps,
@@ -454,6 +493,9 @@ def fit(
         )
         inputs = expand_inputs(videos)
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
+        from oddsight.models.registry import cell_grid
+
+        kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
         det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say)
         output.parent.mkdir(parents=True, exist_ok=True)
         save_detector(det, output)
@@ -465,6 +507,8 @@ def fit(
 
 
 def _source_name(source: dict) -> str:
+    if source["kind"] == "builtin":
+        return "built in"
     if source["kind"] == "pip-parts":
         return f"{source['packages'][0]}..{len(source['packages'])}"
     return source.get("package") or source.get("repo", "?")

@@ -11,8 +11,8 @@ from oddsight.video.sampling import Sampling
 from oddsight.video.source import DEFAULT_FOLDER_FPS
 
 DEFAULT_MODELS = {
-    "novelty": "dinov2-small",
-    "oneclass": "dinov2-small",
+    "novelty": "motion",  # per-cell motion: see README "Visual quality" for why it replaced dinov2-small
+    "oneclass": "motion",
     "zeroshot": "clip-vit-b32",
     "lavad": "minilm-l6",  # the language methods' text encoder (window similarity)
     "judge": "minilm-l6",

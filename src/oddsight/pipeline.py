@@ -90,6 +90,8 @@ class VisualDetection:
         source = open_source(video, folder_fps=c.folder_fps)
         features = extract_features(source, self.encoder, c.sampling, batch_size=c.batch_size, progress=c.progress)
         if len(features) == 0:
+            if getattr(self.encoder, "needs_previous", False):
+                raise InputError(f"{video}: {self.model_id} compares frames with the one before: it needs two frames")
             raise InputError(f"{video}: no frame was sampled (is --start past the end of the video?)")
         if digest is not None:
             self.cache.put(digest, features, self._cache_model_key(), self._sampling_key(video))
@@ -127,6 +129,7 @@ class VisualDetection:
             self.detector.default_threshold(),
         )
         self._label_events(events, features)
+        warnings = list(features.warnings) + self._gap_warning(features)
         t2 = time.perf_counter()
         return DetectionResult(
             info=features.info,
@@ -140,11 +143,22 @@ class VisualDetection:
             smoothed_scores=smoothed,
             frame_scores=frame_scores,
             events=events,
-            warnings=list(features.warnings),
+            warnings=warnings,
             timings={"features_s": round(t1 - t0, 4), "scoring_s": round(t2 - t1, 4)},
             from_cache=from_cache,
             params=self.detector.get_params(),
         )
+
+    def _gap_warning(self, features: Features) -> list[str]:
+        """novelty compares frames more than gap_s apart: a shorter video has nothing to compare with."""
+        gap = getattr(self.detector, "gap_s", None)
+        span = float(features.timestamps[-1] - features.timestamps[0]) if len(features) else 0.0
+        if gap is None or span > gap:
+            return []
+        return [
+            f"{Path(features.info.source).name}: {span:.1f} s of samples, not more than novelty's {gap:g} s gap: "
+            "no frame has another to differ from, so every score is 0"
+        ]
 
     def _label_events(self, events: list[Event], features: Features) -> None:
         """Say what each event was, where the method can: the best anomaly prompt at its peak."""

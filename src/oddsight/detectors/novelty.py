@@ -5,28 +5,45 @@ from __future__ import annotations
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks, unit_halves
+from oddsight.detectors.cells import as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
+# default thresholds per kind of feature, in each one's own score scale
+GLOBAL_THRESHOLD = 0.03  # cosine distance between frame embeddings
+CELL_THRESHOLD = 1.25  # per-cell distance in units of the video's own feature spread (chosen leave-one-dataset-out)
+
 
 class NoveltyDetector(Detector):
-    """Mean cosine distance from each frame to its ``k`` nearest frames of the same video.
+    """How unlike each frame is to the rest of the same video. Needs no setup, prompts or training data.
 
-    Frames within ``gap_s`` seconds of the frame itself are excluded, so a slow change of
-    scene is not novel but an event unlike anything else in the video is. Needs no setup,
-    no prompts and no training data. Scores are cosine distances (0 = seen before).
+    Frames within ``gap_s`` seconds of the frame itself are excluded, so a slow change of scene is not
+    novel but an event unlike anything else in the video is.
+
+    - One embedding a frame (DINOv2): mean cosine distance to its ``k`` nearest frames (0 = seen before).
+    - Cell features (``motion``): each cell's distance to the nearest of the same and neighbouring cells in
+      up to ``memory`` frames spread over the video, in units of the video's own feature spread; a frame
+      scores the mean of its 10 most unusual cells.
     """
 
     name = "novelty"
 
-    def __init__(self, k: int = 3, gap_s: float = 2.0, threshold: float = 0.03) -> None:
+    def __init__(self, k: int = 3, gap_s: float = 2.0, threshold: float | None = None, memory: int = 256) -> None:
         self.k = k
         self.gap_s = gap_s
         self.threshold = threshold
+        self.memory = memory
 
     def score(self, features: Features) -> np.ndarray:
-        if self.k < 1 or self.gap_s < 0:
-            raise ConfigError(f"novelty needs k >= 1 and gap_s >= 0, got k={self.k}, gap_s={self.gap_s}")
+        if self.k < 1 or self.gap_s < 0 or self.memory < 1:
+            raise ConfigError(
+                f"novelty needs k >= 1, gap_s >= 0 and memory >= 1, got k={self.k}, gap_s={self.gap_s}, "
+                f"memory={self.memory}"
+            )
+        grid = grid_of(features)
+        self.cells_ = grid is not None
+        if grid is not None:
+            return self._score_cells(features, grid)
         emb = self._check_features(features)
         t = np.asarray(features.timestamps, dtype=np.float64)
         n = len(emb)
@@ -47,5 +64,19 @@ class NoveltyDetector(Detector):
             scores[rows] = np.where(count > 0, total / np.maximum(count, 1), 0.0)
         return scores
 
+    def _score_cells(self, features: Features, grid: int) -> np.ndarray:
+        x = as_cells(self._check_features(features), grid)
+        x /= cell_scale(x)
+        t = np.asarray(features.timestamps, dtype=np.float64)
+        keep = subsample(len(x), self.memory)
+        memory, t_memory = x[keep], t[keep]
+        scores = np.empty(len(x), dtype=np.float32)
+        for rows in row_blocks(len(x)):
+            allowed = np.abs(t[rows, None] - t_memory[None, :]) > self.gap_s
+            scores[rows] = top_mean(cell_distances(x[rows], memory, grid, allowed))
+        return scores
+
     def default_threshold(self) -> float:
-        return self.threshold
+        if self.threshold is not None:
+            return self.threshold
+        return CELL_THRESHOLD if getattr(self, "cells_", False) else GLOBAL_THRESHOLD

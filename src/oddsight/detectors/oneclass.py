@@ -6,6 +6,10 @@ as plain arrays (support vectors, dual coefficients), so it is saved without pic
 with numpy. ``knn``: mean Euclidean distance (standardised space, divided by sqrt(dim)) to the
 ``k`` nearest normal frames;
 its default threshold is the ``quantile`` of leave-one-out distances among the normal frames.
+On cell features (``--model motion``) ``knn`` scores per location instead (see ``detectors.cells``): each cell's
+distance to the nearest same or neighbouring cell in up to ``memory`` normal frames, a frame scoring the mean of
+its 10 most unusual cells; the threshold is the ``quantile`` of normal frames scored against the other normal
+videos (or, with one video, against its frames over 2 s away).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks
+from oddsight.detectors.cells import as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
@@ -31,12 +36,14 @@ class OneClassDetector(Detector):
         gamma: str | float = "scale",
         k: int = 5,
         quantile: float = 0.995,
+        memory: int = 1024,
     ) -> None:
         self.kind = kind
         self.nu = nu
         self.gamma = gamma
         self.k = k
         self.quantile = quantile
+        self.memory = memory
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, videos: Sequence[Features]) -> OneClassDetector:
@@ -52,6 +59,11 @@ class OneClassDetector(Detector):
             raise ConfigError(f"oneclass needs more than {self.k} normal frames, got {len(x)}")
         self.model_id_ = models.pop()
         self.sampling_key_ = videos[0].sampling_key
+        self.grid_ = int(grid_of(videos[0]) or 0) if self.kind == "knn" else 0
+        if self.grid_:
+            self._fit_cells(videos)
+            self.n_train_ = len(x)
+            return self
         self.mean_ = x.mean(axis=0)
         self.scale_ = x.std(axis=0)
         self.scale_[self.scale_ < 1e-12] = 1.0
@@ -80,6 +92,27 @@ class OneClassDetector(Detector):
         loo = self._knn_distance(self.train_, exclude_self=True)
         self.threshold_ = float(np.quantile(loo, self.quantile))
 
+    def _fit_cells(self, videos: Sequence[Features]) -> None:
+        g = self.grid_
+        cells = [as_cells(self._check_features(f), g) for f in videos]
+        everything = np.concatenate(cells)
+        self.scale_ = cell_scale(everything)
+        self.mean_ = np.zeros_like(self.scale_)
+        x = everything / self.scale_
+        video = np.concatenate([np.full(len(c), i) for i, c in enumerate(cells)])
+        t = np.concatenate([np.asarray(f.timestamps, dtype=np.float64) for f in videos])
+        keep = subsample(len(x), self.memory)
+        self.train_ = x[keep]
+        # the threshold: normal frames scored against the memory without their own video (or, with one video,
+        # without their own 2 s), so that it reflects unseen normal footage and not a frame matching itself
+        probe = subsample(len(x), 512)
+        if len(cells) > 1:
+            allowed = video[probe, None] != video[keep][None, :]
+        else:
+            allowed = np.abs(t[probe, None] - t[keep][None, :]) > 2.0
+        normal = top_mean(cell_distances(x[probe], self.train_, g, allowed))
+        self.threshold_ = float(np.quantile(normal, self.quantile))
+
     # ---- scoring -------------------------------------------------------------------------
     def score(self, features: Features) -> np.ndarray:
         if not hasattr(self, "mean_"):
@@ -90,6 +123,12 @@ class OneClassDetector(Detector):
             )
         x = self._check_features(features)
         out = np.empty(len(x), dtype=np.float32)
+        if getattr(self, "grid_", 0):
+            for rows in row_blocks(len(x)):
+                out[rows] = top_mean(
+                    cell_distances(as_cells(x[rows], self.grid_) / self.scale_, self.train_, self.grid_)
+                )
+            return out
         train_sq = (self.train_**2).sum(axis=1) if self.kind == "knn" else None  # once, not per block
         for rows in row_blocks(len(x)):
             xs = (x[rows].astype(np.float64) - self.mean_) / self.scale_
@@ -128,6 +167,6 @@ class OneClassDetector(Detector):
         return {n: getattr(self, n) for n in names}
 
     def state_scalars(self) -> dict[str, Any]:
-        names = ["model_id_", "sampling_key_", "threshold_", "n_train_"]
+        names = ["model_id_", "sampling_key_", "threshold_", "n_train_", "grid_"]
         names += ["intercept_", "gamma_"] if self.kind == "ocsvm" else []
         return {n: getattr(self, n) for n in names}

@@ -39,6 +39,7 @@ def write_eval_plots(report: EvalReport, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(out / "roc_pr.png")
     for v in report.videos:
-        title = f"{v.name} — {report.method}" + (f", AUC {v.auc:.3f}" if v.auc is not None else " (normal)")
+        kind = " (anomalous throughout)" if v.labels.all() else " (normal)"
+        title = f"{v.name} — {report.method}" + (f", AUC {v.auc:.3f}" if v.auc is not None else kind)
         written.append(plot_scores(v.result, out / f"{v.name}.png", truth=metrics.spans_of(v.labels), title=title))
     return written

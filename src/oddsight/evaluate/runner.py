@@ -16,6 +16,7 @@ from oddsight.evaluate import metrics
 from oddsight.evaluate.datasets import LabeledVideo
 from oddsight.language.methods import LANGUAGE_METHODS
 from oddsight.result import DetectionResult, scores_to_events
+from oddsight.temporal.events import Event
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 
@@ -119,22 +120,30 @@ def _summary(evals: list[VideoEval], min_iou: float) -> dict[str, Any]:
         "eer": metrics.equal_error_rate(y, s) if both else None,
         "macro_auc": metrics.macro_auc([v.labels for v in evals], [v.scores for v in evals]),
     }
+    out.update(event_figures([(v.labels, v.result.events, v.result.info.fps) for v in evals], min_iou))
+    out["threshold"] = evals[0].result.threshold if evals else None
+    return out
+
+
+def event_figures(videos: list[tuple[np.ndarray, list[Event], float]], min_iou: float) -> dict[str, Any]:
+    """Event precision and recall (one-to-one IoU matching) and false alarms per hour of normal video,
+    over (labels, predicted events, fps) per video."""
     n_pred = n_true = hit_pred = hit_true = 0
     normal_events, normal_hours = 0, 0.0
-    for v in evals:
-        predicted = [(e.start_frame, e.end_frame) for e in v.result.events]
-        truth = metrics.spans_of(v.labels)
+    for labels, events, fps in videos:
+        predicted = [(e.start_frame, e.end_frame) for e in events]
+        truth = metrics.spans_of(labels)
         a, b = metrics.event_matches(predicted, truth, min_iou)
         n_pred, n_true, hit_pred, hit_true = n_pred + len(predicted), n_true + len(truth), hit_pred + a, hit_true + b
         if not truth:
             normal_events += len(predicted)
-            normal_hours += len(v.labels) / v.result.info.fps / 3600
-    out["event_iou"] = min_iou
-    out["event_precision"] = hit_pred / n_pred if n_pred else None
-    out["event_recall"] = hit_true / n_true if n_true else None
-    out["false_alarms_per_hour"] = normal_events / normal_hours if normal_hours else None
-    out["threshold"] = evals[0].result.threshold if evals else None
-    return out
+            normal_hours += len(labels) / fps / 3600
+    return {
+        "event_iou": min_iou,
+        "event_precision": hit_pred / n_pred if n_pred else None,
+        "event_recall": hit_true / n_true if n_true else None,
+        "false_alarms_per_hour": normal_events / normal_hours if normal_hours else None,
+    }
 
 
 class _TextRunner:

@@ -57,8 +57,11 @@ def _batches(source: FrameSource, encoder: ImageEncoder, sampling: Sampling, bat
     images: list[np.ndarray] = []
     indices: list[int] = []
     times: list[float] = []
-    for frame in source.frames(sampling, encoder.input_size):
-        images.append(frame.image)
+    pairs = bool(getattr(encoder, "needs_previous", False))  # motion: (previous, current) frame pairs
+    for frame in source.frames(sampling, encoder.input_size, previous=pairs):
+        if pairs and frame.previous is None:
+            continue  # a one-frame video: nothing to compare with
+        images.append(np.stack([frame.previous, frame.image]) if pairs else frame.image)
         indices.append(frame.index)
         times.append(frame.t)
         if len(images) == batch_size:

@@ -49,6 +49,10 @@ def load_image_encoder(
         return HfDinov2(spec, _folder(resolved), device=device)
     if spec.backend == "hf-clip":
         return load_image_text_model(spec, resolved, device)
+    if spec.backend == "motion":
+        from oddsight.models.motion import MotionGrid
+
+        return MotionGrid(spec)
     raise ConfigError(f"model {model_id} has unknown backend {spec.backend!r}")
 
 

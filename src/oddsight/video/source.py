@@ -13,7 +13,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class DecodedFrame:
     index: int
     t: float
     image: np.ndarray  # (H, W, 3) uint8 RGB
+    previous: np.ndarray | None = None  # when asked for: the frame decoded just before (after, for the first)
 
 
 @dataclass
@@ -67,8 +68,14 @@ class FrameSource(ABC):
         self.report = DecodeReport()
 
     @abstractmethod
-    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
-        """Yield the kept frames as RGB arrays, resized to ``size=(width, height)`` when given."""
+    def frames(
+        self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
+    ) -> Iterator[DecodedFrame]:
+        """Yield the kept frames as RGB arrays, resized to ``size=(width, height)`` when given.
+
+        With ``previous``, each kept frame also carries the frame decoded just before it (motion features
+        compare the two); only kept frames and their predecessors are converted.
+        """
 
     @property
     def is_live(self) -> bool:
@@ -142,10 +149,13 @@ class FileSource(FrameSource):
             self.report.warnings.append(f"{path.name}: no frame rate in the file; assuming {fps:g} fps")
         self.info = VideoInfo(str(path), "file", width, height, fps, frames, duration, codec)
 
-    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+    def frames(
+        self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
+    ) -> Iterator[DecodedFrame]:
         av = _av()
         selector = sampling.selector() if sampling else None
         report = self.report = DecodeReport(warnings=list(self.report.warnings))
+        pairs = _Pairs(size, previous)
         index = 0
         t0: float | None = None
         stopped = False
@@ -161,9 +171,9 @@ class FileSource(FrameSource):
                     t, t0 = _frame_time(frame, index, self.info.fps, t0)
                     if selector is not None and selector.past_end(t):
                         break
-                    if selector is None or selector.keep(index, t):
-                        yield DecodedFrame(index, t, _to_rgb(frame, size))
+                    yield from pairs.step(index, t, frame, selector is None or selector.keep(index, t))
                     index += 1
+                yield from pairs.flush()
             except av.error.FFmpegError as exc:
                 stopped = True
                 report.warnings.append(
@@ -201,9 +211,9 @@ class FolderSource(FrameSource):
         n = len(self.files)
         self.info = VideoInfo(str(path), "frames", width, height, fps, n, n / fps, "images")
 
-    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
-        from PIL import Image, UnidentifiedImageError
-
+    def frames(
+        self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
+    ) -> Iterator[DecodedFrame]:
         selector = sampling.selector() if sampling else None
         report = self.report = DecodeReport()
         for index, file in enumerate(self.files):
@@ -213,15 +223,10 @@ class FolderSource(FrameSource):
             report.frames_decoded = index + 1
             if selector is not None and not selector.keep(index, t):
                 continue
-            try:
-                with Image.open(file) as im:
-                    im = im.convert("RGB")
-                    if size is not None and im.size != size:
-                        im = im.resize(size, Image.Resampling.BILINEAR)
-                    image = np.asarray(im)
-            except (UnidentifiedImageError, OSError) as exc:
-                raise VideoDecodeError(f"{file}: not a readable image ({exc})") from None
-            yield DecodedFrame(index, t, image)
+            image = _read_image(file, size)
+            partner = index - 1 if index else 1  # the first frame pairs with the one after it
+            before = _read_image(self.files[partner], size) if previous and partner < len(self.files) else None
+            yield DecodedFrame(index, t, image, before)
 
 
 class StreamSource(FrameSource):
@@ -261,7 +266,9 @@ class StreamSource(FrameSource):
             raise StreamError(f"{_redact(self.url)}: stream has no video")
         return container
 
-    def frames(self, sampling: Sampling | None = None, size: tuple[int, int] | None = None) -> Iterator[DecodedFrame]:
+    def frames(
+        self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
+    ) -> Iterator[DecodedFrame]:
         av = _av()
         selector = sampling.selector() if sampling else None
         report = self.report = DecodeReport()
@@ -279,17 +286,19 @@ class StreamSource(FrameSource):
                 continue
             with container:
                 stream = container.streams.video[0]
+                pairs = _Pairs(size, previous)
                 try:
                     for frame in container.decode(stream):
                         failures = 0
                         t = time.monotonic() - start
                         if selector is not None and selector.past_end(t):
                             report.frames_decoded = index
+                            yield from pairs.flush()
                             return
-                        if selector is None or selector.keep(index, t):
-                            yield DecodedFrame(index, t, _to_rgb(frame, size))
+                        yield from pairs.step(index, t, frame, selector is None or selector.keep(index, t))
                         index += 1
                         report.frames_decoded = index
+                    yield from pairs.flush()
                     return  # the stream ended cleanly
                 except av.error.FFmpegError as exc:
                     failures += 1
@@ -299,6 +308,53 @@ class StreamSource(FrameSource):
                             f"{_redact(self.url)}: stream lost after {self.reconnects} reconnects"
                         ) from None
                     log.warning("stream dropped; reconnecting (%d/%d)", failures, self.reconnects)
+
+
+class _Pairs:
+    """Turns decoded frames into :class:`DecodedFrame` values, each kept frame with the frame decoded before it
+    when ``enabled`` (motion compares the two). The very first frame has none before it: it waits for the frame
+    after it instead (motion magnitude reads the same either way), so no sample is lost."""
+
+    def __init__(self, size: tuple[int, int] | None, enabled: bool) -> None:
+        self.size = size
+        self.enabled = enabled
+        self.last = None
+        self.pending: DecodedFrame | None = None
+
+    def step(self, index: int, t: float, frame, keep: bool) -> list[DecodedFrame]:
+        out = []
+        if self.pending is not None:
+            out.append(replace(self.pending, previous=_to_rgb(frame, self.size)))
+            self.pending = None
+        if keep:
+            image = _to_rgb(frame, self.size)
+            if not self.enabled:
+                out.append(DecodedFrame(index, t, image))
+            elif self.last is None:
+                self.pending = DecodedFrame(index, t, image)
+            else:
+                out.append(DecodedFrame(index, t, image, _to_rgb(self.last, self.size)))
+        self.last = frame if self.enabled else None
+        return out
+
+    def flush(self) -> list[DecodedFrame]:
+        """The first frame of a one-frame video, still without a partner (previous stays None)."""
+        out = [self.pending] if self.pending is not None else []
+        self.pending = None
+        return out
+
+
+def _read_image(file: Path, size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as im:
+            im = im.convert("RGB")
+            if size is not None and im.size != size:
+                im = im.resize(size, Image.Resampling.BILINEAR)
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise VideoDecodeError(f"{file}: not a readable image ({exc})") from None
 
 
 def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:

@@ -1,0 +1,82 @@
+"""Scoring per location: features laid out on a grid of cells, each cell compared with the same cell and its
+8 neighbours in a memory of frames (normal footage, or the video's own other frames), and the frame scored by
+its most unusual cells. A small actor (a cyclist among walkers) then counts in full instead of being averaged
+away over the whole frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oddsight.features.types import Features
+from oddsight.models.registry import cell_grid
+
+TOP_CELLS = 10  # a frame's score: the mean of its this many highest cell scores (of 256)
+
+
+def grid_of(features: Features) -> int | None:
+    """The cell grid side of ``features`` (cell-major embeddings), or None for one vector a frame."""
+    return cell_grid(features.model_id)
+
+
+def as_cells(x: np.ndarray, grid: int) -> np.ndarray:
+    """(n, grid * grid * d) -> (n, grid * grid, d) float32."""
+    return np.asarray(x, dtype=np.float32).reshape(len(x), grid * grid, -1)
+
+
+def neighbours(grid: int) -> np.ndarray:
+    """(grid * grid, 9) cell indices: each cell and its 8 neighbours (edge cells repeat themselves)."""
+    out = np.empty((grid * grid, 9), dtype=np.int64)
+    for r in range(grid):
+        for c in range(grid):
+            near = [
+                rr * grid + cc
+                for rr in (r - 1, r, r + 1)
+                for cc in (c - 1, c, c + 1)
+                if 0 <= rr < grid and 0 <= cc < grid
+            ]
+            out[r * grid + c] = near + [r * grid + c] * (9 - len(near))
+    return out
+
+
+def cell_distances(query: np.ndarray, memory: np.ndarray, grid: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Per cell, the Euclidean distance from each query frame to the nearest memory frame at that cell or a
+    neighbouring one. ``query`` (n, C, d), ``memory`` (m, C, d); ``allowed`` (n, m) masks memory frames a query may
+    use (False = not). Returns (n, C) float32; a query with no allowed memory frame gets 0 (nothing to differ from).
+    """
+    n, cells, _ = query.shape
+    near = neighbours(grid)
+    out = np.zeros((n, cells), dtype=np.float32)
+    if len(memory) == 0 or n == 0:
+        return out
+    m, dims = len(memory), query.shape[2]
+    q_sq = (query**2).sum(axis=2)  # (n, C)
+    m_sq = (memory**2).sum(axis=2)  # (m, C)
+    blocked = None if allowed is None else ~allowed
+    for c in range(cells):
+        mem = memory[:, near[c]].reshape(m * 9, dims)  # every memory frame's 9 cells around c
+        cross = (query[:, c] @ mem.T).reshape(n, m, 9)
+        d2 = q_sq[:, c, None, None] + m_sq[None, :, near[c]] - 2.0 * cross
+        best = d2.min(axis=2)  # (n, m): the nearest of the 9 cells of each memory frame
+        if blocked is not None:
+            best[blocked] = np.inf
+        nearest = best.min(axis=1)
+        out[:, c] = np.sqrt(np.maximum(np.where(np.isfinite(nearest), nearest, 0.0), 0.0))
+    return out
+
+
+def top_mean(cell_scores: np.ndarray, top: int = TOP_CELLS) -> np.ndarray:
+    """(n, C) -> (n,): the mean of each frame's ``top`` highest cell scores."""
+    top = min(top, cell_scores.shape[1])
+    return np.partition(cell_scores, -top, axis=1)[:, -top:].mean(axis=1).astype(np.float32)
+
+
+def cell_scale(x: np.ndarray) -> np.ndarray:
+    """(n, C, d) -> (d,): the spread of each feature over all frames and cells, the unit distances are measured in."""
+    scale = x.reshape(-1, x.shape[-1]).std(axis=0)
+    return np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+
+
+def subsample(n: int, limit: int) -> np.ndarray:
+    """At most ``limit`` indices spread evenly over ``range(n)``."""
+    return np.arange(n) if n <= limit else np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
