@@ -124,3 +124,28 @@ def test_text_baseline_on_real_descriptions(shared):
     report = evaluate(videos, DetectConfig(method="text-sim", folder_fps=30, progress=False))
     assert report.model == "minilm-l6" and report.summary["n_videos"] == 6
     assert all(len(v.scores) == v.result.info.frame_count for v in report.videos)
+
+
+def test_threshold_sweep_from_the_cli(tmp_path):
+    from oddsight.evaluate.sweep import threshold_sweep
+
+    root = tmp_path / "data"
+    root.mkdir()
+    make_video(root / "odd.mp4", n_frames=80, fps=10, anomaly=range(40, 55))
+    make_video(root / "calm.mp4", n_frames=80, fps=10)
+    (root / "labels.csv").write_text("video,start,end\nodd,40,54\n")
+    config = DetectConfig(sampling=Sampling(fps=5), progress=False, smooth_s=1)
+    report = evaluate(load_dataset("csv", root), config)
+    low, high = threshold_sweep(report, config, [0.0, 1e9])
+    assert low["event_recall"] == 1.0 and low["false_alarms_per_hour"] > 0  # everything is one event
+    assert high["event_recall"] == 0.0 and high["event_precision"] is None and high["false_alarms_per_hour"] == 0
+    out = tmp_path / "out"
+    args = ["eval", "--dataset", "csv", "--root", str(root), "--fps", "5", "--smooth", "1", "--out", str(out)]
+    r = CliRunner().invoke(app, [*args, "--sweep", "threshold"])
+    assert r.exit_code == 0, r.output
+    assert "threshold precision" in r.stdout and "<- default" in r.stdout
+    saved = json.loads((out / "eval.json").read_text())["sweep"]
+    assert len(saved) >= 10 and all(set(row) >= {"threshold", "event_precision", "event_f1"} for row in saved)
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(app, [*args, "--sweep", "nu"])
+    assert r.exit_code == 2 and "--sweep takes 'threshold'" in r.stderr
