@@ -125,7 +125,9 @@ DetectorOpt = Annotated[str | None, typer.Option("--detector", help="Fitted .odd
 AnomalyOpt = Annotated[list[str] | None, typer.Option("--anomaly", help="Anomaly prompt, repeatable.")]
 NormalOpt = Annotated[list[str] | None, typer.Option("--normal", help="Normal prompt, repeatable.")]
 ThresholdOpt = Annotated[float | None, typer.Option("--threshold", help="Event threshold (default: method's).")]
-SmoothOpt = Annotated[float, typer.Option("--smooth", help="Smoothing window, seconds.")]
+SmoothOpt = Annotated[
+    float | None, typer.Option("--smooth", help="Smoothing window, seconds (default: 4 novelty, 1 oneclass, 4 others).")
+]
 MinEventOpt = Annotated[float, typer.Option("--min-event", help="Shortest event kept, seconds.")]
 MergeGapOpt = Annotated[float, typer.Option("--merge-gap", help="Merge events closer than this, seconds.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per encoder call.")]
@@ -230,7 +232,7 @@ def detect(
     anomaly: AnomalyOpt = None,
     normal: NormalOpt = None,
     threshold: ThresholdOpt = None,
-    smooth: SmoothOpt = 4.0,
+    smooth: SmoothOpt = None,
     min_event: MinEventOpt = 1.0,
     merge_gap: MergeGapOpt = 2.0,
     batch_size: BatchOpt = 16,
@@ -358,7 +360,7 @@ def eval_(
     anomaly: AnomalyOpt = None,
     normal: NormalOpt = None,
     threshold: ThresholdOpt = None,
-    smooth: SmoothOpt = 4.0,
+    smooth: SmoothOpt = None,
     min_event: MinEventOpt = 1.0,
     merge_gap: MergeGapOpt = 2.0,
     batch_size: BatchOpt = 16,

@@ -45,11 +45,11 @@ def scores_to_events(
     fps: float,
     default_threshold: float,
 ) -> tuple[np.ndarray, np.ndarray, float, list[Event]]:
-    """The tail every method shares: smooth the sampled scores over ``config.smooth_s`` seconds,
+    """The tail every method shares: smooth the sampled scores over ``config.effective_smooth_s`` seconds,
     interpolate them to all ``n_frames``, and threshold with hysteresis into events.
     Returns (smoothed, frame_scores, threshold, events)."""
     c = config
-    smoothed = smooth(raw, times, c.smooth_s)
+    smoothed = smooth(raw, times, c.effective_smooth_s)
     frame_scores = interpolate_to_frames(indices, smoothed, n_frames)
     threshold = c.threshold if c.threshold is not None else default_threshold
     events = find_events(
