@@ -46,12 +46,20 @@ def _main(
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"oddsight: error: {message}", err=True)
+    _error_line(message)
     raise typer.Exit(code)
 
 
+def _error_line(message: str) -> None:
+    from oddsight.redact import redact_urls
+
+    typer.echo(f"oddsight: error: {redact_urls(message)}", err=True)
+
+
 def _warn(message: str) -> None:
-    typer.echo(f"oddsight: warning: {message}", err=True)
+    from oddsight.redact import redact_urls
+
+    typer.echo(f"oddsight: warning: {redact_urls(message)}", err=True)
 
 
 class _Errors:
@@ -258,13 +266,14 @@ def detect(
 ) -> None:
     """Score every frame of each video and report anomalous events."""
     with _Errors():
+        from oddsight.atomic import check_writable
         from oddsight.detection import Detection
         from oddsight.errors import OddsightError
 
         config = _config(method, METHODS, locals())
         inputs = expand_inputs(videos)
         session = Detection(config)
-        out.mkdir(parents=True, exist_ok=True)
+        check_writable(out, folder=True)
         results, failures = [], 0
         for video in inputs:
             try:
@@ -273,7 +282,7 @@ def detect(
                 if len(inputs) == 1:
                     raise
                 failures += 1
-                typer.echo(f"oddsight: error: {exc}", err=True)
+                _error_line(str(exc))
                 continue
             for w in result.warnings:
                 _warn(w)
@@ -282,10 +291,11 @@ def detect(
             if not quiet and not as_json:
                 _print_summary(result, files)
         if as_json:
+            from oddsight.atomic import dumps
             from oddsight.report.files import result_to_dict
 
             payload = [{**result_to_dict(r), "files": {k: str(v) for k, v in f.items()}} for r, f in results]
-            typer.echo(json.dumps({"schema_version": 1, "results": payload}))
+            typer.echo(dumps({"schema_version": 1, "results": payload}))
         if failures:
             raise typer.Exit(1)
 
@@ -398,12 +408,18 @@ def eval_(
             from oddsight.errors import ConfigError
 
             raise ConfigError(f"--sweep takes 'threshold', got {sweep!r}")
+        if out is not None:  # before a long run, not after it
+            from oddsight.atomic import check_writable
+
+            check_writable(out, folder=True)
         videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
         say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
         report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say)
         for v in report.videos:
             for w in v.warnings:
                 _warn(f"{v.name}: {w}")
+        from oddsight.atomic import dumps, write_json
+
         payload = report.to_dict()
         rows = None
         if sweep:
@@ -420,9 +436,9 @@ def eval_(
 
                 title = f"{report.dataset}: {report.method} ({report.model}), events @IoU {iou:g}"
                 write_sweep_plot(rows, out / "sweep.png", report.summary.get("threshold"), title)
-            (out / "eval.json").write_text(json.dumps(payload, indent=1))
+            write_json(out / "eval.json", payload)
         if as_json:
-            typer.echo(json.dumps(payload))
+            typer.echo(dumps(payload))
         elif not quiet:
             _print_eval(report)
             if rows is not None:
@@ -481,6 +497,7 @@ def fit(
 ) -> None:
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
+        from oddsight.atomic import check_writable
         from oddsight.config import DEFAULT_MODELS, DetectConfig
         from oddsight.detectors.persist import save_detector
         from oddsight.pipeline import fit_oneclass
@@ -494,12 +511,12 @@ def fit(
             progress=not quiet,
         )
         inputs = expand_inputs(videos)
+        check_writable(output)  # before encoding any footage
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
         from oddsight.models.registry import cell_grid
 
         kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
         det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say)
-        output.parent.mkdir(parents=True, exist_ok=True)
         save_detector(det, output)
         if not quiet:
             typer.echo(
@@ -562,6 +579,10 @@ def models_pull(
 
 
 def main() -> None:
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit: an OSError (one message), not a killed process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oddsight.errors import ConfigError
-from oddsight.language.methods import LanguageParams
+from oddsight.language.methods import SUMMARIES, LanguageParams
+from oddsight.llm.scoring import SPLITS
+from oddsight.validate import choice, integer, number
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import DEFAULT_FOLDER_FPS
 
@@ -52,6 +54,37 @@ class DetectConfig:
     captioner: str | None = None  # hf:<model or folder> | openai:<base url>#<model>
     reasons: bool = True  # ask the LLM why, for each event
     language: LanguageParams = field(default_factory=LanguageParams)
+
+    def __post_init__(self) -> None:
+        """Every option checked once, here: finite, in range, of the right type (see ``oddsight.validate``)."""
+        if not isinstance(self.method, str):
+            raise ConfigError(f"method must be a name such as 'novelty', got {self.method!r}")
+        if not isinstance(self.sampling, Sampling):
+            raise ConfigError(f"sampling must be a Sampling, got {self.sampling!r}")
+        if not isinstance(self.language, LanguageParams):
+            raise ConfigError(f"language must be LanguageParams, got {self.language!r}")
+        if self.threshold is not None:
+            number("--threshold", self.threshold)
+        if self.smooth_s is not None:
+            number("--smooth", self.smooth_s, low=0, high=3600)
+        number("hysteresis", self.hysteresis, low=0, high=1)
+        number("--min-event", self.min_event_s, low=0, high=86400)
+        number("--merge-gap", self.merge_gap_s, low=0, high=86400)
+        integer("--batch-size", self.batch_size, low=1)
+        number("--frames-fps", self.folder_fps, low=0, low_open=True, high=1000)
+        choice("--device", self.device, ("auto", "cpu", "cuda"))
+        lang = self.language
+        number("--window", lang.window_s, low=0, low_open=True)
+        number("window stride", lang.stride_s, low=0, low_open=True)
+        integer("--refine-k", lang.refine_k, low=1)
+        number("--chunk", lang.chunk_s, low=0, low_open=True)
+        number("--group", lang.group, low=0, high=1)
+        choice("--split", lang.split, tuple(SPLITS))
+        choice("--summary", lang.summary, tuple(SUMMARIES))
+        for name in ("model", "model_path", "detector_path", "llm", "llm_path", "captions", "captioner"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be a string, got {value!r}")
 
     @property
     def effective_smooth_s(self) -> float:

@@ -7,9 +7,11 @@ Visual methods run in :class:`~oddsight.pipeline.VisualDetection`; the language 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from oddsight.config import DetectConfig
+from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache
 from oddsight.language.methods import LANGUAGE_METHODS
 from oddsight.models.base import ImageEncoder
@@ -23,6 +25,8 @@ class Detection:
     def __init__(
         self, config: DetectConfig, cache: FeatureCache | None = None, encoder: ImageEncoder | None = None
     ) -> None:
+        if not isinstance(config, DetectConfig):
+            raise ConfigError(f"config must be a DetectConfig, got {config!r}")
         self.config = config
         self.visual = VisualDetection(config, cache=cache, encoder=encoder)
         self.model_id = self.visual.model_id
@@ -39,6 +43,8 @@ class Detection:
 
     def run(self, video: str | Path) -> DetectionResult:
         """Scores and events for one video (file, frame folder or stream URL)."""
+        if not isinstance(video, (str, os.PathLike)):
+            raise InputError(f"a video is a path or URL, got {video!r}")
         if self.config.method in LANGUAGE_METHODS:
             return self.language.run_video(video)
         return self.visual.run(video)

@@ -45,3 +45,9 @@ class LLMError(OddsightError):
     """A language-model backend that failed for good (server unreachable after retries, bad reply)."""
 
     exit_code = 5
+
+
+class OutputError(OddsightError):
+    """An output that cannot be written (no such folder, a file in the way, no space, no permission)."""
+
+    exit_code = 6

@@ -184,10 +184,11 @@ def fit_oneclass(
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``)."""
     from oddsight.detectors.oneclass import OneClassDetector
 
+    detector = OneClassDetector(kind=kind, **params).check_params()  # before any encoding
     session = VisualDetection(replace(config, method="novelty"))
     feats = []
     for video in videos:
         if on_video:
             on_video(str(video))
         feats.append(session.features(video)[0])
-    return OneClassDetector(kind=kind, **params).fit(feats)
+    return detector.fit(feats)

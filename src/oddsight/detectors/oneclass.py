@@ -23,6 +23,7 @@ from oddsight.detectors.base import Detector, row_blocks
 from oddsight.detectors.cells import as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
+from oddsight.validate import integer, number
 
 
 class OneClassDetector(Detector):
@@ -46,9 +47,18 @@ class OneClassDetector(Detector):
         self.memory = memory
 
     # ---- fitting -------------------------------------------------------------------------
-    def fit(self, videos: Sequence[Features]) -> OneClassDetector:
+    def check_params(self) -> OneClassDetector:
+        """Refuse bad parameters before any footage is encoded. Returns ``self``."""
         if self.kind not in ("ocsvm", "knn"):
             raise ConfigError(f"oneclass kind must be 'ocsvm' or 'knn', got {self.kind!r}")
+        number("--nu", self.nu, low=0, low_open=True, high=1)
+        integer("--k", self.k, low=1)
+        number("quantile", self.quantile, low=0, low_open=True, high=1)
+        integer("memory", self.memory, low=1)
+        return self
+
+    def fit(self, videos: Sequence[Features]) -> OneClassDetector:
+        self.check_params()
         if not videos:
             raise ConfigError("oneclass needs at least one normal video to fit")
         models = {f.model_id for f in videos}
@@ -122,6 +132,9 @@ class OneClassDetector(Detector):
                 f"detector was fitted on {self.model_id_} features, but these come from {features.model_id}"
             )
         x = self._check_features(features)
+        expected = self.mean_.shape[0] * (self.grid_**2 if getattr(self, "grid_", 0) else 1)
+        if x.shape[1] != expected:
+            raise ConfigError(f"detector expects {expected}-d features, got {x.shape[1]}-d ({features.model_id})")
         out = np.empty(len(x), dtype=np.float32)
         if getattr(self, "grid_", 0):
             for rows in row_blocks(len(x)):
@@ -162,6 +175,37 @@ class OneClassDetector(Detector):
         return float(getattr(self, "threshold_", 0.0))
 
     # ---- persistence (see oddsight.detectors.persist) ------------------------------------
+    def check_state(self) -> None:
+        """Raise ValueError unless the fitted state is whole and consistent: the right fields, types and shapes,
+        finite values. Run on every loaded file, so that a bad one fails here and not inside scoring."""
+        self.check_params()
+        for name, kind in (("model_id_", str), ("sampling_key_", str), ("n_train_", int), ("grid_", int)):
+            if not isinstance(getattr(self, name, None), kind) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be {kind.__name__}")
+        threshold = getattr(self, "threshold_", None)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
+            raise ValueError("threshold_ must be a finite number")
+        arrays = self.state_arrays()
+        for name, a in arrays.items():
+            if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+                raise ValueError(f"{name} must be a finite float array")
+        dim = arrays["mean_"].shape
+        if len(dim) != 1 or arrays["scale_"].shape != dim or not np.all(arrays["scale_"] > 0):
+            raise ValueError("mean_ and scale_ must be positive-scaled vectors of one length")
+        if self.kind == "ocsvm":
+            sv, coef = arrays["support_vectors_"], arrays["dual_coef_"]
+            if sv.ndim != 2 or sv.shape[1] != dim[0] or coef.shape != (len(sv),):
+                raise ValueError(f"support vectors {sv.shape} and coefficients {coef.shape} do not fit dim {dim[0]}")
+            gamma, intercept = getattr(self, "gamma_", None), getattr(self, "intercept_", None)
+            if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in (gamma, intercept)) or gamma <= 0:
+                raise ValueError("gamma_ and intercept_ must be finite numbers, gamma_ > 0")
+        elif self.grid_:
+            cells = self.grid_**2
+            if arrays["train_"].ndim != 3 or arrays["train_"].shape[1:] != (cells, dim[0]):
+                raise ValueError(f"train_ {arrays['train_'].shape} does not fit a {self.grid_}x{self.grid_} grid")
+        elif arrays["train_"].ndim != 2 or arrays["train_"].shape[1] != dim[0]:
+            raise ValueError(f"train_ {arrays['train_'].shape} does not fit dim {dim[0]}")
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         names = ["mean_", "scale_"] + (["support_vectors_", "dual_coef_"] if self.kind == "ocsvm" else ["train_"])
         return {n: getattr(self, n) for n in names}

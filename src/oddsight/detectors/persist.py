@@ -6,6 +6,7 @@ sampling, library version, scalars) and ``arrays.npz`` (read with ``allow_pickle
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import zipfile
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from oddsight.atomic import atomic_file, dumps
 from oddsight.detectors.oneclass import OneClassDetector
-from oddsight.errors import ModelFileError
+from oddsight.errors import ConfigError, ModelFileError
 from oddsight.version import __version__
 
 FORMAT = "oddsight-detector"
@@ -38,11 +40,9 @@ def save_detector(detector: OneClassDetector, path: Path) -> Path:
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **detector.state_arrays())
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+    with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("manifest.json", dumps(manifest, indent=2))
         zf.writestr("arrays.npz", buffer.getvalue())
-    tmp.replace(path)
     return path
 
 
@@ -69,22 +69,43 @@ def load_detector(path: Path, expect_encoder: str | None = None) -> OneClassDete
         raise ModelFileError(f"{path}: detector arrays are unreadable ({type(exc).__name__})") from None
     if manifest.get("detector") != OneClassDetector.name:
         raise ModelFileError(f"{path}: unknown detector {manifest.get('detector')!r}")
+    if not isinstance(manifest.get("encoder"), str):
+        raise ModelFileError(f"{path}: detector file names no encoder")
     if expect_encoder is not None and manifest["encoder"] != expect_encoder:
         raise ModelFileError(
             f"{path}: fitted on {manifest['encoder']} features, but this run uses {expect_encoder}; "
             f"use --model {manifest['encoder']} or refit"
         )
     try:
-        detector = OneClassDetector(**manifest["params"])
-        for name, value in manifest["state"].items():
-            setattr(detector, name, value)
-        for name, value in arrays.items():
-            setattr(detector, name, value)
-        missing = set(detector.state_arrays()) - set(arrays)
-    except (TypeError, AttributeError, KeyError) as exc:
-        raise ModelFileError(f"{path}: detector file is incomplete ({exc})") from None
+        detector = _build(manifest, arrays)
+    except (TypeError, AttributeError, KeyError, ValueError, ConfigError) as exc:
+        raise ModelFileError(f"{path}: detector file is invalid ({exc})") from None
+    return detector
+
+
+_STATE = {"model_id_", "sampling_key_", "threshold_", "n_train_", "grid_", "intercept_", "gamma_"}
+_ARRAYS = {"mean_", "scale_", "support_vectors_", "dual_coef_", "train_"}
+
+
+def _build(manifest: dict, arrays: dict[str, np.ndarray]) -> OneClassDetector:
+    """A detector from a file's parts, checked whole: only known fields, then types, shapes, finite values."""
+    params, state = manifest.get("params"), manifest.get("state")
+    if not isinstance(params, dict) or not isinstance(state, dict):
+        raise ValueError("params and state must be objects")
+    known = set(inspect.signature(OneClassDetector.__init__).parameters) - {"self"}
+    unknown = (set(params) - known) | (set(state) - _STATE) | (set(arrays) - _ARRAYS)
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    detector = OneClassDetector(**params)
+    detector.grid_ = 0  # files from before cell features have none
+    for name, value in {**state, **arrays}.items():
+        setattr(detector, name, value)
+    missing = set(detector.state_arrays()) - set(arrays)
     if missing:
-        raise ModelFileError(f"{path}: detector file lacks {sorted(missing)}")
+        raise ValueError(f"lacks {sorted(missing)}")
+    detector.check_state()
+    if detector.model_id_ != manifest["encoder"]:
+        raise ValueError(f"state says {detector.model_id_}, manifest says {manifest['encoder']}")
     return detector
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oddsight.atomic import atomic_file, ensure_dir
 from oddsight.evaluate import metrics
 from oddsight.evaluate.runner import EvalReport
 
@@ -18,7 +19,7 @@ def write_eval_plots(report: EvalReport, out: Path) -> list[Path]:
 
     from oddsight.report.plot import plot_scores
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     y = np.concatenate([v.labels for v in report.videos])
     s = np.concatenate([v.scores for v in report.videos])
     written = []
@@ -35,7 +36,8 @@ def write_eval_plots(report: EvalReport, out: Path) -> list[Path]:
             ax.legend(loc="lower right", fontsize=8)
         fig.suptitle(f"{report.dataset}: {report.method} ({report.model})", fontsize=10)
         fig.tight_layout()
-        fig.savefig(out / "roc_pr.png")
+        with atomic_file(out / "roc_pr.png") as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
         written.append(out / "roc_pr.png")
     for v in report.videos:

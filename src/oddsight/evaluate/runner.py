@@ -17,6 +17,7 @@ from oddsight.evaluate.datasets import LabeledVideo
 from oddsight.language.methods import LANGUAGE_METHODS
 from oddsight.result import DetectionResult, scores_to_events
 from oddsight.temporal.events import Event
+from oddsight.validate import number
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 
@@ -75,6 +76,7 @@ def evaluate(
     on_video: Callable[[str, int, int], None] | None = None,
 ) -> EvalReport:
     """Score every video with ``config`` and compute frame- and event-level metrics."""
+    number("--iou", min_iou, low=0, low_open=True, high=1)
     t0 = time.perf_counter()
     text_mode = config.method in TEXT_METHODS
     has_text = all(v.texts is not None for v in videos)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from oddsight.atomic import atomic_file
 from oddsight.config import DetectConfig
 from oddsight.evaluate.runner import EvalReport, event_figures
 from oddsight.temporal.events import find_events
@@ -73,7 +74,7 @@ def write_sweep_plot(rows: list[dict[str, Any]], path: Path, default: float | No
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title or "events over thresholds", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return path

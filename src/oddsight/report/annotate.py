@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oddsight.atomic import atomic_file
 from oddsight.result import DetectionResult
 from oddsight.video.source import open_source
 
@@ -17,7 +18,7 @@ class VideoSink:
     def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
         import av
 
-        self.container = av.open(str(path), mode="w")
+        self.container = av.open(str(path), mode="w", format="mp4")
         rate = Fraction(fps).limit_denominator(1001)
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = width - width % 2, height - height % 2
@@ -52,7 +53,7 @@ def write_annotated_video(result: DetectionResult, path: Path, *, progress: bool
     for e in result.events:
         in_event[e.start_frame : e.end_frame + 1] = True
     info = source.info
-    with VideoSink(path, info.width, info.height, info.fps) as sink:
+    with atomic_file(path) as tmp, VideoSink(tmp, info.width, info.height, info.fps) as sink:
         for frame in tqdm(source.frames(), total=len(scores), desc="annotate", disable=not progress, leave=False):
             i = min(frame.index, len(scores) - 1)
             im = Image.fromarray(frame.image)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from oddsight.atomic import atomic_file
+from oddsight.atomic import write_json as write_json_file
 from oddsight.result import DetectionResult
 from oddsight.version import __version__
 
@@ -64,12 +65,11 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_json(result: DetectionResult, path: Path) -> Path:
-    path.write_text(json.dumps(result_to_dict(result), indent=1))
-    return path
+    return write_json_file(path, result_to_dict(result))
 
 
 def write_events_csv(result: DetectionResult, path: Path) -> Path:
-    with open(path, "w", newline="") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=EVENT_COLUMNS)
         writer.writeheader()
         for i, e in enumerate(result.events, 1):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oddsight.atomic import atomic_file
 from oddsight.result import DetectionResult
 
 MAX_POINTS = 4000  # a 1,100-pixel-wide plot shows no more; memory stays flat for long videos
@@ -59,6 +60,7 @@ def plot_scores(
     unique = dict(zip(labels, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", ncol=3)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return path

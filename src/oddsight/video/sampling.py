@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oddsight.errors import ConfigError
+from oddsight.validate import integer, number
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,13 @@ class Sampling:
     def __post_init__(self) -> None:
         if (self.fps is None) == (self.stride is None):
             raise ConfigError("sampling needs exactly one of fps or stride")
-        if self.fps is not None and not self.fps > 0:
-            raise ConfigError(f"sampling fps must be > 0, got {self.fps}")
-        if self.stride is not None and self.stride < 1:
-            raise ConfigError(f"sampling stride must be >= 1, got {self.stride}")
+        if self.fps is not None:
+            number("--fps", self.fps, low=0, low_open=True, high=1000)
+        if self.stride is not None:
+            integer("--stride", self.stride, low=1)
+        number("--start", self.start_s, low=0)
+        if self.end_s is not None:
+            number("--end", self.end_s, low=0)
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ConfigError(f"end ({self.end_s}s) must come after start ({self.start_s}s)")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from oddsight.errors import InputError, StreamError, VideoDecodeError
+from oddsight.redact import redact_urls
 from oddsight.video.sampling import Sampling
 
 log = logging.getLogger(__name__)
@@ -373,5 +374,5 @@ def _ffmpeg_reason(exc: Exception) -> str:
 
 
 def _redact(url: str) -> str:
-    """Hide a password in ``scheme://user:password@host`` so it is never logged."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """Hide the credentials of ``scheme://user:password@host/...`` so that they are never logged."""
+    return redact_urls(url)

@@ -1,0 +1,280 @@
+"""Bad input through the real CLI and the Python API, table-driven: each case gets exactly one message line on
+stderr, a non-zero exit, no traceback, and leaves no partial or invalid file behind.
+
+The mechanisms under test: one validated configuration (``oddsight.validate``, used by ``DetectConfig`` and
+``Sampling``), one atomic writer (``oddsight.atomic``), and URL redaction on every message (``oddsight.redact``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oddsight.cli import app
+from oddsight.config import DetectConfig
+from oddsight.detection import Detection, detect
+from oddsight.errors import ConfigError, InputError
+from oddsight.video.sampling import Sampling
+from tests.conftest import make_video
+
+runner = CliRunner()
+
+NUMERIC = {
+    # option: values that must be refused (exit 2, the option named in the message)
+    "--fps": ["inf", "nan", "-1", "0", "1e9"],
+    "--start": ["nan", "-1", "inf"],
+    "--end": ["nan", "-5", "inf"],
+    "--smooth": ["nan", "-1", "inf"],
+    "--min-event": ["nan", "-1", "inf"],
+    "--merge-gap": ["nan", "-2", "inf"],
+    "--threshold": ["nan", "inf", "-inf"],
+    "--batch-size": ["0", "-3"],
+    "--frames-fps": ["-5", "0", "nan", "inf"],
+    "--stride": ["0", "-1"],
+    "--window": ["0", "-1", "nan"],
+    "--refine-k": ["0", "-2"],
+    "--chunk": ["0", "nan"],
+    "--group": ["2", "-0.5", "nan"],
+}
+CHOICES = {"--device": ["gpu", "tpu"], "--split": ["words"], "--summary": ["long"], "--method": ["magic", "NOVELTY"]}
+DETECT_CASES = [(opt, v) for opt, values in {**NUMERIC, **CHOICES}.items() for v in values]
+
+
+def _one_clean_line(r, code: int | None = None) -> str:
+    assert r.exit_code != 0, r.output
+    if code is not None:
+        assert r.exit_code == code, (r.exit_code, r.stderr)
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("oddsight: error: "), r.stderr
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    return r.stderr
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4", n_frames=40, fps=10, anomaly=range(20, 30))
+
+
+@pytest.mark.parametrize(("option", "value"), DETECT_CASES)
+def test_detect_refuses_a_bad_option_value(clip, tmp_path, option, value):
+    out = tmp_path / "out"
+    message = _one_clean_line(runner.invoke(app, ["detect", str(clip), "--out", str(out), "-q", option, value]), 2)
+    assert option.lstrip("-").split("-")[0] in message or "method" in message
+    assert not out.exists() or list(out.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize(("option", "value"), [("--nu", "0"), ("--nu", "1.5"), ("--nu", "nan"), ("--k", "0")])
+def test_fit_refuses_bad_parameters_before_encoding(clip, tmp_path, option, value):
+    r = runner.invoke(app, ["fit", str(clip), "-o", str(tmp_path / "s.oddsight"), "--kind", "knn", option, value])
+    _one_clean_line(r, 2)
+    assert not (tmp_path / "s.oddsight").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--iou", "0"), ("--iou", "1.5"), ("--iou", "nan"), ("--sweep", "nu")])
+def test_eval_refuses_bad_options(clip, tmp_path, option, value):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "clip.mp4").write_bytes(clip.read_bytes())
+    (root / "labels.csv").write_text("video,start,end\nclip,20,29\n")
+    _one_clean_line(runner.invoke(app, ["eval", "--dataset", "csv", "--root", str(root), "-q", option, value]), 2)
+
+
+def _blocked_outputs(tmp_path: Path) -> list[tuple[str, Path]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    return [("under a regular file", a_file / "out"), ("is a regular file", a_file)]
+
+
+def test_detect_out_that_cannot_be_a_folder(clip, tmp_path):
+    for _, out in _blocked_outputs(tmp_path):
+        message = _one_clean_line(runner.invoke(app, ["detect", str(clip), "--out", str(out), "-q"]), 6)
+        assert message.startswith(f"oddsight: error: cannot write {out}")
+    assert (tmp_path / "a-file").read_text() == "keep me"
+
+
+def test_eval_checks_out_before_the_run(clip, tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "clip.mp4").write_bytes(clip.read_bytes())
+    (root / "labels.csv").write_text("video,start,end\nclip,20,29\n")
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("eval ran before checking --out")
+
+    monkeypatch.setattr("oddsight.evaluate.runner.evaluate", no_run)
+    for _, out in _blocked_outputs(tmp_path):
+        r = runner.invoke(app, ["eval", "--dataset", "csv", "--root", str(root), "--out", str(out), "-q"])
+        assert _one_clean_line(r, 6).startswith(f"oddsight: error: cannot write {out}")
+
+
+def test_fit_output_that_cannot_be_written(clip, tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for target in (folder, *[p for _, p in _blocked_outputs(tmp_path)[:1]]):
+        r = runner.invoke(app, ["fit", str(clip), "-o", str(target), "-q"])
+        assert _one_clean_line(r, 6).startswith("oddsight: error: cannot write")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://user:se/cret@127.0.0.1:9/stream",
+        "rtsp://:secret@127.0.0.1:9/stream",
+        "http://user:p@ss-secret@127.0.0.1:9/cam.mjpg",
+        "rtsp://secret-token@127.0.0.1:9/stream",
+        "rtsps://admin:secret:with:colons@127.0.0.1:9/s?x=1",
+    ],
+)
+def test_credentials_never_reach_a_message(tmp_path, url):
+    message = _one_clean_line(runner.invoke(app, ["detect", url, "--out", str(tmp_path / "o"), "-q"]))
+    assert "secret" not in message and "se/cret" not in message and "***@127.0.0.1:9" in message
+
+
+def _cli(*args: str, limit: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    def cap():
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    exe = [sys.executable, "-c", "from oddsight.cli import main; main()"]
+    return subprocess.run(
+        [*exe, *args], capture_output=True, text=True, preexec_fn=cap, env={**os.environ, **(env or {})}, timeout=300
+    )
+
+
+def test_a_file_size_limit_is_one_line_and_leaves_no_partial_file(clip, tmp_path):
+    out = tmp_path / "out"
+    r = _cli("detect", str(clip), "--out", str(out), "-q", "--no-cache", limit=20_000)  # the PNG needs more
+    assert r.returncode == 6, r.stderr
+    assert r.stderr.count("\n") == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    for f in out.iterdir():  # what was written is whole and valid; nothing half-written is left
+        assert not f.name.startswith(".")
+        if f.suffix == ".json":
+            json.loads(f.read_text())
+    assert not (out / "clip.png").exists()
+
+
+def test_two_runs_into_one_out_always_leave_valid_json(clip, tmp_path):
+    out = tmp_path / "out"
+    exe = [sys.executable, "-c", "from oddsight.cli import main; main()"]
+    args = ["detect", str(clip), "--out", str(out), "-q"]
+    for round_ in range(3):
+        runs = [subprocess.Popen([*exe, *args, "--threshold", str(0.5 + i)]) for i in range(2)]
+        assert [p.wait(timeout=300) for p in runs] == [0, 0], round_
+        data = json.loads((out / "clip.json").read_text())  # valid, and from one of the two runs
+        assert data["threshold"] in (0.5, 1.5)
+        assert [f.name for f in out.iterdir() if f.name.startswith(".")] == []
+
+
+def test_python_api_checks_types_before_decoding(clip):
+    with pytest.raises(ConfigError, match="DetectConfig"):
+        detect(clip, "fast")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="path or URL"):
+        Detection(DetectConfig(progress=False)).run(123)  # type: ignore[arg-type]
+    for bad in ({"threshold": "0.5"}, {"smooth_s": float("nan")}, {"batch_size": 2.5}, {"device": "gpu"}):
+        with pytest.raises(ConfigError):
+            DetectConfig(**bad)
+    for bad in ({"fps": float("inf")}, {"start_s": float("nan")}, {"stride": 0, "fps": None}):
+        with pytest.raises(ConfigError):
+            Sampling(**bad)
+
+
+def test_json_never_holds_nan(tmp_path):
+    from oddsight.atomic import write_json
+    from oddsight.errors import OutputError
+
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="NaN"):
+        write_json(out / "x.json", {"score": float("nan")})
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def _rewrite(src: Path, dst: Path, manifest_edit=None, arrays_edit=None) -> Path:
+    import io
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(src) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    if manifest_edit:
+        manifest_edit(manifest)
+    if arrays_edit:
+        arrays_edit(arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(dst, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("arrays.npz", buffer.getvalue())
+    return dst
+
+
+def _set(path: list[str], value):
+    def edit(d):
+        for key in path[:-1]:
+            d = d[key]
+        d[path[-1]] = value
+
+    return edit
+
+
+def _array(name, change):
+    def edit(arrays):
+        arrays[name] = change(arrays[name])
+
+    return edit
+
+
+BAD_DETECTOR_FILES = {
+    "unknown param": (_set(["params", "evil"], 1), None),
+    "unknown state": (_set(["state", "__class__"], "x"), None),
+    "threshold is text": (_set(["state", "threshold_"], "high"), None),
+    "threshold is NaN": (_set(["state", "threshold_"], float("nan")), None),
+    "k is zero": (_set(["params", "k"], 0), None),
+    "kind unknown": (_set(["params", "kind"], "svm"), None),
+    "no encoder": (lambda m: m.pop("encoder"), None),
+    "state disagrees with encoder": (_set(["state", "model_id_"], "dinov2-small"), None),
+    "grid is text": (_set(["state", "grid_"], "16"), None),
+    "params not an object": (_set(["params"], [1, 2]), None),
+    "NaN in the memory": (None, _array("train_", lambda a: a * float("nan"))),
+    "memory of the wrong shape": (None, _array("train_", lambda a: a[:, :10])),
+    "memory flattened": (None, _array("train_", lambda a: a.reshape(len(a), -1))),
+    "zero scale": (None, _array("scale_", lambda a: a * 0)),
+    "scale of another length": (None, _array("scale_", lambda a: a[:2])),
+    "integer arrays": (None, _array("mean_", lambda a: a.astype("int64"))),
+    "extra array": (None, lambda arrays: arrays.update(extra=arrays["mean_"])),
+    "missing array": (None, lambda arrays: arrays.pop("train_")),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(clip, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("fitted") / "site.oddsight"
+    r = runner.invoke(app, ["fit", str(clip), "-o", str(path), "--fps", "10", "-q"])
+    assert r.exit_code == 0, r.output
+    return path
+
+
+@pytest.mark.parametrize("case", list(BAD_DETECTOR_FILES))
+def test_a_bad_detector_file_is_refused_whole_on_load(clip, fitted, tmp_path, case):
+    manifest_edit, arrays_edit = BAD_DETECTOR_FILES[case]
+    bad = _rewrite(fitted, tmp_path / "bad.oddsight", manifest_edit, arrays_edit)
+    r = runner.invoke(
+        app, ["detect", str(clip), "-m", "oneclass", "--detector", str(bad), "-q", "--out", str(tmp_path)]
+    )
+    assert "detector" in _one_clean_line(r, 4)
+
+
+def test_the_untouched_detector_file_still_loads(clip, fitted, tmp_path):
+    same = _rewrite(fitted, tmp_path / "same.oddsight")
+    r = runner.invoke(
+        app, ["detect", str(clip), "-m", "oneclass", "--detector", str(same), "-q", "--out", str(tmp_path)]
+    )
+    assert r.exit_code == 0, r.stderr
