@@ -278,3 +278,42 @@ def test_the_untouched_detector_file_still_loads(clip, fitted, tmp_path):
         app, ["detect", str(clip), "-m", "oneclass", "--detector", str(same), "-q", "--out", str(tmp_path)]
     )
     assert r.exit_code == 0, r.stderr
+
+
+def test_a_truncated_feature_cache_entry_is_recomputed(clip, tmp_path):
+    from oddsight.features.cache import FeatureCache
+
+    config = DetectConfig(progress=False)
+    first = Detection(config).run(clip)
+    entries = list(FeatureCache().root.rglob("*.npz"))
+    assert entries
+    for f in entries:
+        f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])  # cut in half: a BadZipFile inside numpy
+    again = Detection(config).run(clip)
+    assert not again.from_cache and again.sample_scores.tolist() == first.sample_scores.tolist()
+
+
+def test_an_unwritable_cache_keeps_the_result_and_says_so(clip, tmp_path, monkeypatch):
+    from oddsight.features.cache import FeatureCache
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    result = Detection(DetectConfig(progress=False), cache=FeatureCache(blocked / "features")).run(clip)
+    assert len(result.frame_scores) == 40 and any("features not cached" in w for w in result.warnings)
+
+
+def test_a_decompression_bomb_in_a_frame_folder_is_one_clear_error(frame_folder, tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 64x48 frames now count as bombs (> 2x the limit)
+    r = runner.invoke(app, ["detect", str(frame_folder), "-q", "--out", str(tmp_path / "o")])
+    assert "decompression bomb" in _one_clean_line(r, 2)
+
+
+def test_fit_reports_decoder_warnings_as_detect_does(tmp_path):
+    whole = make_video(tmp_path / "whole.avi", n_frames=120, fps=10)  # avi: still readable when cut short
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    r = runner.invoke(app, ["fit", str(cut), "-o", str(tmp_path / "s.oddsight"), "-q", "--fps", "5"])
+    assert r.exit_code == 0, r.stderr
+    assert "oddsight: warning:" in r.stderr and "cut.avi" in r.stderr

@@ -205,3 +205,21 @@ def test_hub_gguf_names_are_checked_and_offline_is_a_clear_error():
         hub_gguf("hf:just-a-repo.gguf")
     with pytest.raises(ModelUnavailableError, match="hub is offline"):
         hub_gguf("hf:Qwen/Qwen2.5-7B-Instruct-GGUF/qwen2.5-7b-instruct-q4_k_m.gguf")
+
+
+def test_a_video_with_no_readable_verdict_is_an_error_not_zeros():
+    from oddsight.errors import LLMError
+
+    segs = [TextSegment(i * 10, i * 10 + 9, "A man walks.") for i in range(20)]
+    llm = ScriptedLLM({"walk": None})  # no probability on any choice, and no text answer either
+    scorer = LanguageScorer(llm, encoder=KeywordEncoder(), params=LanguageParams(refine_k=1), progress=False)
+    with pytest.raises(LLMError, match="no readable verdict"):
+        scorer.run("lavad", segs, 10.0, 200)
+
+
+def test_non_finite_logprobs_from_a_server_are_ignored():
+    from oddsight.llm.openai_http import _first_token_probs
+
+    top = [{"token": "7", "logprob": float("nan")}, {"token": "8", "logprob": 1e308}, {"token": "3", "logprob": -0.1}]
+    probs = _first_token_probs({"logprobs": {"content": [{"top_logprobs": top}]}}, [str(d) for d in range(10)])
+    assert probs is not None and np.isfinite(list(probs.values())).all() and max(probs, key=probs.get) == "3"

@@ -102,10 +102,24 @@ def test_http_stream_and_unreachable_url(tmp_path):
         open_source(f"http://127.0.0.1:{server.server_port}/served.mp4", reconnects=0)
 
 
+def test_a_stream_is_sampled_by_its_own_timestamps_like_the_same_file_on_disk(tmp_path):
+    make_video(tmp_path / "served.mp4", n_frames=80, fps=10)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:  # served far faster than real time: the wall clock would see one sample, the timestamps see 16
+        stream = open_source(f"http://127.0.0.1:{server.server_port}/served.mp4")
+        live = [(f.index, round(f.t, 3)) for f in stream.frames(Sampling(fps=2))]
+    finally:
+        server.shutdown()
+    disk = [(f.index, round(f.t, 3)) for f in open_source(tmp_path / "served.mp4").frames(Sampling(fps=2))]
+    assert live == disk and len(live) == 16 and stream.report.warnings == []
+
+
 def test_stream_password_is_redacted():
     with pytest.raises(StreamError) as err:
         open_source("rtsp://admin:hunter2@127.0.0.1:1/live", reconnects=0)
-    assert "hunter2" not in str(err.value) and "admin:***@" in str(err.value)
+    assert "hunter2" not in str(err.value) and "rtsp://***@127.0.0.1:1/live" in str(err.value)
 
 
 def test_prefetch_order_errors_and_early_stop():

@@ -516,7 +516,7 @@ def fit(
         from oddsight.models.registry import cell_grid
 
         kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
-        det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say)
+        det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say, on_warning=_warn)
         save_detector(det, output)
         if not quiet:
             typer.echo(

@@ -16,7 +16,7 @@ import numpy as np
 from oddsight.config import DetectConfig
 from oddsight.detectors.base import Detector
 from oddsight.detectors.registry import make_detector
-from oddsight.errors import ConfigError, InputError
+from oddsight.errors import ConfigError, InputError, OutputError
 from oddsight.features.cache import FeatureCache, content_hash
 from oddsight.features.extract import extract_features
 from oddsight.features.types import Features
@@ -94,7 +94,10 @@ class VisualDetection:
                 raise InputError(f"{video}: {self.model_id} compares frames with the one before: it needs two frames")
             raise InputError(f"{video}: no frame was sampled (is --start past the end of the video?)")
         if digest is not None:
-            self.cache.put(digest, features, self._cache_model_key(), self._sampling_key(video))
+            try:
+                self.cache.put(digest, features, self._cache_model_key(), self._sampling_key(video))
+            except OutputError as exc:  # the cache only saves time: the result stands, with a warning
+                features.warnings.append(f"features not cached ({exc})")
         return features, False
 
     def _sampling_key(self, video: str | Path) -> str:
@@ -179,9 +182,11 @@ def fit_oneclass(
     *,
     kind: str = "ocsvm",
     on_video: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
     **params: Any,
 ):
-    """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``)."""
+    """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``); each video's
+    decoding warnings (a truncated file, say) go to ``on_warning``, as ``detect`` reports them."""
     from oddsight.detectors.oneclass import OneClassDetector
 
     detector = OneClassDetector(kind=kind, **params).check_params()  # before any encoding
@@ -190,5 +195,8 @@ def fit_oneclass(
     for video in videos:
         if on_video:
             on_video(str(video))
-        feats.append(session.features(video)[0])
+        features = session.features(video)[0]
+        for warning in features.warnings if on_warning else ():
+            on_warning(warning)
+        feats.append(features)
     return detector.fit(feats)

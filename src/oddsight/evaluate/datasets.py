@@ -7,6 +7,7 @@ annotation and LAVAD's ``eval.py``; readers take ``end_inclusive=False`` for the
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,17 @@ class LabeledVideo:
             return not bool(np.any(self.frame_labels))
         return not self.spans and not self.span_seconds
 
+    def check_against(self, n_frames: int, fps: float | None = None) -> list[str]:
+        """Labels that cannot belong to a video of ``n_frames`` frames are an InputError (a span starting past its
+        end); a span running past the end is a warning, returned."""
+        spans = list(self.spans)
+        if self.span_seconds and fps:
+            spans += [(int(np.floor(a * fps)), int(np.ceil(b * fps)) - 1) for a, b in self.span_seconds]
+        past = [(a, b) for a, b in spans if a >= n_frames]
+        if past:
+            raise InputError(f"{self.name}: labelled span {past[0][0]}-{past[0][1]} starts past its {n_frames} frames")
+        return [f"labelled span {a}-{b} runs past the last frame ({n_frames - 1})" for a, b in spans if b >= n_frames]
+
     def labels(self, n_frames: int, fps: float | None = None) -> np.ndarray:
         """0/1 per frame for a video of ``n_frames`` frames (``fps`` converts spans in seconds)."""
         if self.frame_labels is not None:
@@ -56,14 +68,50 @@ class LabeledVideo:
         return y
 
 
-def _spans(numbers: Iterable[int], end_inclusive: bool) -> list[tuple[int, int]]:
-    values = list(numbers)
+def _spans(tokens: Iterable[str], end_inclusive: bool, where: str) -> list[tuple[int, int]]:
+    """Pairs of frame numbers (``-1`` = none) into spans; ``where`` (file and line) names any problem."""
+    values = [_whole(t, where) for t in tokens]
     spans = []
     for start, end in zip(values[::2], values[1::2], strict=False):
         if start < 0 or end < 0:
             continue
+        if end < start:
+            raise InputError(f"{where}: span {start}-{end} ends before it starts")
         spans.append((start, end if end_inclusive else end - 1))
     return spans
+
+
+def _whole(token: object, where: str) -> int:
+    try:
+        return int(str(token))
+    except ValueError:
+        raise InputError(f"{where}: {token!r} is not a whole number") from None
+
+
+def _finite(token: object, where: str) -> float:
+    try:
+        value = float(str(token))
+    except ValueError:
+        raise InputError(f"{where}: {token!r} is not a number") from None
+    if not np.isfinite(value):
+        raise InputError(f"{where}: {token!r} is not a finite number")
+    return value
+
+
+def _text(path: Path, what: str) -> str:
+    """A label file's text, UTF-8; any problem reading it is one InputError naming the file."""
+    try:
+        return _need(path, what).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _zero_one(labels: np.ndarray, where: str) -> np.ndarray:
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        raise InputError(f"{where}: frame labels must be 0 or 1, found {sorted(set(np.unique(labels)) - {0, 1})[:3]}")
+    return labels.astype(np.int8)
 
 
 def _find_video(root: Path, name: str) -> Path | None:
@@ -99,17 +147,20 @@ def _need(path: Path, what: str) -> Path:
 def read_ucf_crime(root: Path, *, end_inclusive: bool = True) -> list[LabeledVideo]:
     """``Temporal_Anomaly_Annotation.txt`` (``name class s1 e1 s2 e2``, -1 = none) + the videos
     under ``root`` or ``root/videos``. Annotated videos that are absent are skipped."""
-    lines = _need(root / "Temporal_Anomaly_Annotation.txt", "UCF-Crime annotation").read_text().splitlines()
+    file = root / "Temporal_Anomaly_Annotation.txt"
     videos = []
-    for line in lines:
+    for n, line in enumerate(_text(file, "UCF-Crime annotation").splitlines(), 1):
         parts = line.split()
-        if len(parts) < 4:
+        if not parts:
             continue
+        if len(parts) < 4:
+            raise InputError(f"{file} line {n}: expected 'name class start end [start end]', got {line.strip()!r}")
         name = _strip_video_suffix(parts[0])
+        spans = _spans(parts[2:], end_inclusive, f"{file} line {n}")
         source = _find_video(root, name)
         if source is None:
             continue
-        videos.append(LabeledVideo(name, source, spans=_spans(map(int, parts[2:]), end_inclusive)))
+        videos.append(LabeledVideo(name, source, spans=spans))
     if not videos:
         raise InputError(f"{root}: none of the annotated UCF-Crime videos is present")
     return videos
@@ -119,10 +170,11 @@ def read_xd_violence(root: Path, *, end_inclusive: bool = True) -> list[LabeledV
     """``annotations.txt`` (``name s1 e1 s2 e2 ...`` for violent videos) + every video under
     ``root``/``root/videos``; a video absent from the annotations is normal."""
     spans: dict[str, list[tuple[int, int]]] = {}
-    for line in _need(root / "annotations.txt", "XD-Violence annotations.txt").read_text().splitlines():
+    file = root / "annotations.txt"
+    for n, line in enumerate(_text(file, "XD-Violence annotations.txt").splitlines(), 1):
         parts = line.split()
         if parts:
-            spans[_strip_video_suffix(parts[0])] = _spans(map(int, parts[1:]), end_inclusive)
+            spans[_strip_video_suffix(parts[0])] = _spans(parts[1:], end_inclusive, f"{file} line {n}")
     folder = root / "videos" if (root / "videos").is_dir() else root
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not files:
@@ -140,9 +192,12 @@ def read_frame_labels(root: Path) -> list[LabeledVideo]:
     videos = []
     for path in arrays:
         try:
-            labels = np.load(path, allow_pickle=False).astype(np.int8).ravel()
-        except (ValueError, OSError) as exc:
+            raw = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
             raise InputError(f"{path}: not a frame-label array ({exc})") from None
+        if not isinstance(raw, np.ndarray) or raw.dtype.kind not in "biuf":
+            raise InputError(f"{path}: not a numeric frame-label array")
+        labels = _zero_one(raw.ravel(), str(path))
         source = _find_video(root, path.stem)
         if source is None:
             raise InputError(f"{root}: no video or frame folder named {path.stem} for {path.name}")
@@ -156,10 +211,13 @@ def read_frame_text(root: Path) -> list[LabeledVideo]:
     texts_dir = _need(root / "test_frame_description", "test_frame_description/")
     videos = []
     for text_file in sorted(texts_dir.glob("*.txt")):
-        lines = text_file.read_text(errors="replace").splitlines()
-        label_file = _need(root / "test_frame" / f"{text_file.stem}.csv", "frame-label CSV")
-        with open(label_file, newline="") as f:
-            labels = np.array([int(row["label"]) for row in csv.DictReader(f)], dtype=np.int8)
+        lines = _text(text_file, "descriptions").splitlines()
+        label_file = root / "test_frame" / f"{text_file.stem}.csv"
+        rows = list(csv.DictReader(io.StringIO(_text(label_file, "frame-label CSV"))))
+        if rows and "label" not in rows[0]:
+            raise InputError(f"{label_file}: expected a header with image_path,label")
+        values = [_whole(row.get("label"), f"{label_file} line {i}") for i, row in enumerate(rows, 2)]
+        labels = _zero_one(np.array(values, dtype=np.int64), str(label_file))
         if len(lines) != len(labels):
             raise InputError(f"{text_file}: {len(lines)} descriptions but {len(labels)} labelled frames")
         segments = [TextSegment(i, i, line) for i, line in enumerate(lines)]
@@ -172,23 +230,40 @@ def read_frame_text(root: Path) -> list[LabeledVideo]:
 def read_segment_text(root: Path, *, end_inclusive: bool = True) -> list[LabeledVideo]:
     """``descriptions.jsonl`` (``video, start_frame, end_frame, text`` per segment, end inclusive),
     ``frame_counts.json`` and the UCF-Crime ``Temporal_Anomaly_Annotation.txt``."""
-    counts = json.loads(_need(root / "frame_counts.json", "frame_counts.json").read_text())
+    counts_file = root / "frame_counts.json"
+    try:
+        counts = json.loads(_text(counts_file, "frame_counts.json"))
+    except ValueError as exc:
+        raise InputError(f"{counts_file}: not JSON ({exc})") from None
+    if not isinstance(counts, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in counts.values()
+    ):
+        raise InputError(f"{counts_file}: expected an object of video name -> frame count (> 0)")
     spans: dict[str, list[tuple[int, int]]] = {}
-    for line in _need(root / "Temporal_Anomaly_Annotation.txt", "annotation").read_text().splitlines():
+    annotation = root / "Temporal_Anomaly_Annotation.txt"
+    for n, line in enumerate(_text(annotation, "annotation").splitlines(), 1):
         parts = line.split()
         if len(parts) >= 4:
-            spans[_strip_video_suffix(parts[0])] = _spans(map(int, parts[2:]), end_inclusive)
+            spans[_strip_video_suffix(parts[0])] = _spans(parts[2:], end_inclusive, f"{annotation} line {n}")
     segments: dict[str, list[TextSegment]] = {}
-    with open(_need(root / "descriptions.jsonl", "descriptions.jsonl")) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                seg = TextSegment(int(d["start_frame"]), int(d["end_frame"]), str(d["text"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"descriptions.jsonl line {n}: malformed ({exc})") from None
-            segments.setdefault(d["video"], []).append(seg)
+    file = root / "descriptions.jsonl"
+    for n, line in enumerate(_text(file, "descriptions.jsonl").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            video = d["video"]
+            start, end = d["start_frame"], d["end_frame"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not isinstance(
+                video, str
+            ):
+                raise TypeError("video must be a string, start_frame and end_frame whole numbers")
+            if not 0 <= start <= end:
+                raise ValueError(f"frames {start}-{end} are not a span")
+            seg = TextSegment(start, end, str(d["text"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{file} line {n}: malformed ({exc})") from None
+        segments.setdefault(video, []).append(seg)
     missing = sorted(set(segments) - set(counts))
     if missing:
         raise InputError(f"frame_counts.json lacks {len(missing)} video(s), e.g. {missing[0]}")
@@ -205,15 +280,19 @@ def read_csv_labels(root: Path, labels: Path | None = None, *, units: str = "fra
     if units not in ("frames", "seconds"):
         raise InputError(f"csv units must be 'frames' or 'seconds', got {units!r}")
     rows: dict[str, list[tuple[float, float]]] = {}
-    with open(_need(labels, "labels CSV"), newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"video", "start", "end"} <= set(reader.fieldnames):
-            raise InputError(f"{labels}: expected a header with video,start,end")
-        for row in reader:
-            try:
-                rows.setdefault(_strip_video_suffix(row["video"]), []).append((float(row["start"]), float(row["end"])))
-            except ValueError:
-                raise InputError(f"{labels}: bad number in row {row}") from None
+    reader = csv.DictReader(io.StringIO(_text(labels, "labels CSV")))
+    if not reader.fieldnames or not {"video", "start", "end"} <= set(reader.fieldnames):
+        raise InputError(f"{labels}: expected a header with video,start,end")
+    for n, row in enumerate(reader, 2):
+        where = f"{labels} line {n}"
+        if row["video"] is None or row["start"] is None or row["end"] is None:
+            raise InputError(f"{where}: expected video,start,end")
+        start, end = _finite(row["start"], where), _finite(row["end"], where)
+        if start < 0 or end < start:
+            raise InputError(f"{where}: span {start:g}-{end:g} is not a span (0 <= start <= end)")
+        if units == "frames" and (start != int(start) or end != int(end)):
+            raise InputError(f"{where}: frames are whole numbers, got {start:g}-{end:g} (use --csv-units seconds)")
+        rows.setdefault(_strip_video_suffix(row["video"]), []).append((start, end))
     folder = root / "videos" if (root / "videos").is_dir() else root
     sources = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES or _is_frame_folder(p))
     unknown = set(rows) - {_video_name(p) for p in sources}

@@ -97,6 +97,7 @@ def evaluate(
         n = len(result.frame_scores)
         if video.n_frames is not None and video.n_frames != n and video.frame_labels is None:
             warnings.append(f"labels say {video.n_frames} frames, {n} were decoded; scored {n}")
+        warnings += video.check_against(n, result.info.fps)
         y = video.labels(n, result.info.fps)
         auc = metrics.roc_auc(y, result.frame_scores) if 0 < y.sum() < n else None
         evals.append(VideoEval(video.name, y, result, auc, warnings))

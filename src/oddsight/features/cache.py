@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from oddsight.atomic import atomic_file
 from oddsight.features.types import Features
 from oddsight.paths import features_dir
 from oddsight.video.source import VideoInfo
@@ -93,13 +95,12 @@ class FeatureCache:
                     sampling_key=meta["sampling_key"],
                     warnings=meta.get("warnings", []),
                 )
-        except (OSError, ValueError, KeyError, TypeError):
-            file.unlink(missing_ok=True)  # a corrupt entry is dropped and recomputed
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            file.unlink(missing_ok=True)  # a corrupt or truncated entry is dropped and recomputed
             return None
 
     def put(self, digest: str, features: Features, model_key: str, sampling_key: str) -> Path:
         file = self._file(digest, model_key, sampling_key)
-        file.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT_VERSION,
             "info": asdict(features.info),
@@ -107,13 +108,12 @@ class FeatureCache:
             "sampling_key": features.sampling_key,
             "warnings": features.warnings,
         }
-        tmp = file.with_name(f".{file.stem}.{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            embeddings=features.embeddings,
-            indices=features.indices,
-            timestamps=features.timestamps,
-            meta=np.array(json.dumps(meta)),
-        )
-        tmp.replace(file)
+        with atomic_file(file) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                embeddings=features.embeddings,
+                indices=features.indices,
+                timestamps=features.timestamps,
+                meta=np.array(json.dumps(meta)),
+            )
         return file

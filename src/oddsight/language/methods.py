@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from oddsight.errors import ConfigError
+from oddsight.errors import ConfigError, LLMError
 from oddsight.language.captions import TextSegment
 from oddsight.llm import prompts
 from oddsight.llm.base import LLM
@@ -158,7 +158,9 @@ class LanguageScorer:
                 raw[i] = _window_score([s for s, _ in scored])
             top.append(max(scored)[1] if scored else "")
         unscored = int(np.isnan(raw).sum())
-        raw = np.where(np.isnan(raw), np.nanmean(raw) if unscored < len(raw) else 0.0, raw)
+        if unscored == len(raw):  # a video of zeros would look calm; say that nothing could be read instead
+            raise LLMError(f"the LLM gave no readable verdict for any of the {len(raw)} window(s) of this video")
+        raw = np.where(np.isnan(raw), np.nanmean(raw), raw)
         scores = raw
         if method == "lavad" and p.refine_k > 1 and self.encoder is not None:
             scores = self._refine(units_per_window, raw)

@@ -131,8 +131,10 @@ def _first_token_probs(choice: dict[str, Any], choices: Sequence[str], min_mass:
     wanted = {c.lower(): c for c in choices}
     for entry in top:
         token = str(entry.get("token", "")).strip().lower()
-        if token in wanted and isinstance(entry.get("logprob"), (int, float)):
-            mass[wanted[token]] += math.exp(entry["logprob"])
+        logprob = entry.get("logprob")
+        # a server's NaN, +inf or absurd value is ignored, not an OverflowError or a poisoned score
+        if token in wanted and isinstance(logprob, (int, float)) and math.isfinite(logprob) and logprob <= 0:
+            mass[wanted[token]] += math.exp(logprob)
     total = sum(mass.values())
     if total < min_mass:
         return None

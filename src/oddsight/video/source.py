@@ -207,6 +207,10 @@ class FolderSource(FrameSource):
         try:
             with Image.open(self.files[0]) as im:
                 width, height = im.size
+        except Image.DecompressionBombError:
+            raise VideoDecodeError(
+                f"{self.files[0]}: image too large to be a video frame (a decompression bomb?)"
+            ) from None
         except (UnidentifiedImageError, OSError) as exc:
             raise VideoDecodeError(f"{self.files[0]}: not a readable image ({exc})") from None
         n = len(self.files)
@@ -267,14 +271,25 @@ class StreamSource(FrameSource):
             raise StreamError(f"{_redact(self.url)}: stream has no video")
         return container
 
+    def _check_rate(self, sampling: Sampling | None, kept: int, duration: float | None) -> None:
+        """Warn when far fewer frames were sampled than ``--fps`` over the stream's length implies."""
+        if sampling is None or sampling.fps is None or not duration:
+            return
+        expected = duration * sampling.fps
+        if expected >= 4 and kept < 0.5 * expected:
+            self.report.warnings.append(
+                f"only {kept} frames sampled over {duration:.1f} s of stream, where --fps {sampling.fps:g} implies "
+                f"about {expected:.0f}: the stream delivers fewer frames than its timestamps promise"
+            )
+
     def frames(
         self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
     ) -> Iterator[DecodedFrame]:
         av = _av()
         selector = sampling.selector() if sampling else None
         report = self.report = DecodeReport()
-        index = 0
-        start = time.monotonic()
+        index = kept = 0
+        clock = _StreamClock(self.info.fps)
         failures = 0
         while True:
             try:
@@ -291,15 +306,18 @@ class StreamSource(FrameSource):
                 try:
                     for frame in container.decode(stream):
                         failures = 0
-                        t = time.monotonic() - start
+                        t = clock(frame)
                         if selector is not None and selector.past_end(t):
                             report.frames_decoded = index
                             yield from pairs.flush()
                             return
-                        yield from pairs.step(index, t, frame, selector is None or selector.keep(index, t))
+                        for decoded in pairs.step(index, t, frame, selector is None or selector.keep(index, t)):
+                            kept += 1
+                            yield decoded
                         index += 1
                         report.frames_decoded = index
                     yield from pairs.flush()
+                    self._check_rate(sampling, kept, clock.last)
                     return  # the stream ended cleanly
                 except av.error.FFmpegError as exc:
                     failures += 1
@@ -308,7 +326,37 @@ class StreamSource(FrameSource):
                         raise StreamError(
                             f"{_redact(self.url)}: stream lost after {self.reconnects} reconnects"
                         ) from None
+                    clock.reconnected()
+                    time.sleep(min(2.0**failures, 10.0))  # back off before reconnecting
                     log.warning("stream dropped; reconnecting (%d/%d)", failures, self.reconnects)
+
+
+class _StreamClock:
+    """Seconds since a stream started, from its frames' own presentation times (the wall clock only for frames
+    without one), continued across reconnects: a stream delivered faster or slower than real time keeps its
+    own timeline, as the same file read from disk does."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps or 25.0
+        self.start = time.monotonic()
+        self.base = 0.0
+        self.t0: float | None = None
+        self.last: float | None = None
+
+    def __call__(self, frame) -> float:
+        if frame.time is None:
+            t = time.monotonic() - self.start
+        else:
+            if self.t0 is None:
+                self.t0 = frame.time
+            t = self.base + float(frame.time) - self.t0
+        self.last = t
+        return t
+
+    def reconnected(self) -> None:
+        """A new connection starts its timestamps afresh: carry on from where the last one ended."""
+        self.base = self.last + 1.0 / self.fps if self.last is not None else 0.0
+        self.t0 = None
 
 
 class _Pairs:
@@ -354,6 +402,8 @@ def _read_image(file: Path, size: tuple[int, int] | None) -> np.ndarray:
             if size is not None and im.size != size:
                 im = im.resize(size, Image.Resampling.BILINEAR)
             return np.asarray(im)
+    except Image.DecompressionBombError:
+        raise VideoDecodeError(f"{file}: image too large to be a video frame (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise VideoDecodeError(f"{file}: not a readable image ({exc})") from None
 
