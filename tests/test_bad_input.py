@@ -317,3 +317,167 @@ def test_fit_reports_decoder_warnings_as_detect_does(tmp_path):
     r = runner.invoke(app, ["fit", str(cut), "-o", str(tmp_path / "s.oddsight"), "-q", "--fps", "5"])
     assert r.exit_code == 0, r.stderr
     assert "oddsight: warning:" in r.stderr and "cut.avi" in r.stderr
+
+
+def _config_property_cases():
+    from hypothesis import strategies as st
+
+    values = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10), st.text(max_size=3), st.none()
+    )
+    fields = st.sampled_from(["threshold", "smooth_s", "hysteresis", "min_event_s", "merge_gap_s", "folder_fps"])
+    return st.dictionaries(fields, values, max_size=4), st.dictionaries(
+        st.sampled_from(["fps", "start_s", "end_s"]), values, max_size=3
+    )
+
+
+def test_any_option_values_give_a_valid_config_or_one_config_error():
+    import math
+
+    from hypothesis import given, settings
+
+    config_values, sampling_values = _config_property_cases()
+
+    @settings(max_examples=300, deadline=None)
+    @given(config_values, sampling_values)
+    def check(config_kw, sampling_kw):
+        try:
+            sampling = Sampling(**sampling_kw)
+            config = DetectConfig(sampling=sampling, **config_kw)
+        except ConfigError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            return
+        for name in ("threshold", "smooth_s", "hysteresis", "min_event_s", "merge_gap_s", "folder_fps"):
+            value = getattr(config, name)
+            assert value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+        assert config.sampling.fps is None or 0 < config.sampling.fps <= 1000
+
+    check()
+
+
+def test_a_gpu_asked_for_and_absent_is_a_warning(clip, tmp_path):
+    from oddsight.pipeline import cuda_available
+
+    r = runner.invoke(app, ["detect", str(clip), "--device", "cuda", "-q", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.stderr
+    assert ("no CUDA device" in r.stderr) != cuda_available()
+
+
+def test_decoding_goes_on_past_corrupt_packets(shared, tmp_path):
+    import numpy as np
+
+    from oddsight.video.source import open_source
+
+    data = bytearray((shared / "ucf_crime" / "videos" / "RoadAccidents017_x264.mp4").read_bytes())
+    rng = np.random.default_rng(0)
+    for k in range(5):  # five bursts of garbage through the middle of the file
+        pos = int(len(data) * (0.3 + 0.1 * k))
+        data[pos : pos + 3000] = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(bytes(data))
+    source = open_source(corrupt)
+    frames = sum(1 for _ in source.frames())
+    assert frames >= 200 and source.report.frames_decoded == frames  # stopping at the first error gave 67 of 243
+    assert any("corrupt packet(s) skipped" in w for w in source.report.warnings)
+    r = runner.invoke(app, ["detect", str(corrupt), "-q", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0 and "corrupt packet(s) skipped" in r.stderr
+
+
+def _inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str], int, str]]:
+    """name -> (CLI arguments, exit code, words the message must hold)."""
+    (tmp / "empty.mp4").write_bytes(b"")
+    (tmp / "notes.mp4").write_text("hello, not a video")
+    (tmp / "no-videos").mkdir()
+    (tmp / "no-videos" / "readme.txt").write_text("x")
+    (tmp / "bad-frames").mkdir()
+    (tmp / "bad-frames" / "000.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (tmp / "det-folder").mkdir()
+    (tmp / "ds").mkdir()
+    out = ["--out", str(tmp / "o"), "-q"]
+    return {
+        "missing file": (["detect", str(tmp / "missing.mp4"), *out], 2, "no such file"),
+        "empty file": (["detect", str(tmp / "empty.mp4"), *out], 2, "empty"),
+        "text renamed .mp4": (["detect", str(tmp / "notes.mp4"), *out], 2, "not a video"),
+        "folder without videos": (["detect", str(tmp / "no-videos"), *out], 2, "no video files"),
+        "corrupt frame image": (["detect", str(tmp / "bad-frames"), *out], 2, "not a readable image"),
+        "unknown model": (["detect", str(clip), "--model", "nosuch", *out], 2, "unknown model"),
+        "missing model path": (
+            ["detect", str(clip), "--model-path", str(tmp / "nope.onnx"), *out],
+            3,
+            "does not exist",
+        ),
+        "detector is a folder": (
+            ["detect", str(clip), "-m", "oneclass", "--detector", str(tmp / "det-folder"), *out],
+            4,
+            "detector",
+        ),
+        "missing detector": (
+            ["detect", str(clip), "-m", "oneclass", "--detector", str(tmp / "no.oddsight"), *out],
+            4,
+            "no such detector",
+        ),
+        "lavad without captions": (
+            ["detect", str(clip), "-m", "lavad", "--llm", "openai:http://127.0.0.1:9/v1#m", *out],
+            2,
+            "needs captions",
+        ),
+        "missing captions file": (
+            [
+                "detect",
+                str(clip),
+                "-m",
+                "judge",
+                "--captions",
+                str(tmp / "c.txt"),
+                "--llm",
+                "openai:http://127.0.0.1:9/v1#m",
+                *out,
+            ],
+            2,
+            "c.txt",
+        ),
+        "unknown dataset kind": (
+            ["eval", "--dataset", "kinetics", "--root", str(tmp / "ds"), "-q"],
+            2,
+            "unknown dataset kind",
+        ),
+        "missing dataset root": (["eval", "--dataset", "csv", "--root", str(tmp / "nowhere"), "-q"], 2, "not found"),
+        "missing labels csv": (
+            ["eval", "--dataset", "csv", "--root", str(tmp / "ds"), "-q"],
+            2,
+            "labels CSV not found",
+        ),
+        "fit on nothing usable": (
+            ["fit", str(tmp / "no-videos"), "-o", str(tmp / "s.oddsight"), "-q"],
+            2,
+            "no video files",
+        ),
+        "pull an unknown model": (["models", "pull", "nosuch"], 2, "unknown model"),
+    }
+
+
+INPUT_CASES = [
+    "missing file",
+    "empty file",
+    "text renamed .mp4",
+    "folder without videos",
+    "corrupt frame image",
+    "unknown model",
+    "missing model path",
+    "detector is a folder",
+    "missing detector",
+    "lavad without captions",
+    "missing captions file",
+    "unknown dataset kind",
+    "missing dataset root",
+    "missing labels csv",
+    "fit on nothing usable",
+    "pull an unknown model",
+]
+
+
+@pytest.mark.parametrize("case", INPUT_CASES)
+def test_a_bad_input_is_one_line_with_its_exit_code(clip, tmp_path, case):
+    args, code, words = _inputs(tmp_path, clip)[case]
+    message = _one_clean_line(runner.invoke(app, args), code)
+    assert words in message, message

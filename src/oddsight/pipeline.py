@@ -26,6 +26,13 @@ from oddsight.temporal.events import Event
 from oddsight.video.source import open_source
 
 
+def cuda_available() -> bool:
+    """Whether ONNX Runtime (the default encoders' runtime) can use a CUDA GPU here."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 class VisualDetection:
     """The visual methods (novelty, oneclass, zeroshot) over many videos: the encoder and detector load once."""
 
@@ -132,7 +139,7 @@ class VisualDetection:
             self.detector.default_threshold(),
         )
         self._label_events(events, features)
-        warnings = list(features.warnings) + self._gap_warning(features)
+        warnings = list(features.warnings) + self._gap_warning(features) + self._device_warning()
         t2 = time.perf_counter()
         return DetectionResult(
             info=features.info,
@@ -151,6 +158,12 @@ class VisualDetection:
             from_cache=from_cache,
             params=self.detector.get_params(),
         )
+
+    def _device_warning(self) -> list[str]:
+        """``--device cuda`` on a machine without a usable GPU runs on the CPU, and says so."""
+        if self.config.device != "cuda" or cuda_available():
+            return []
+        return ["--device cuda: no CUDA device is usable here (ONNX Runtime has no CUDA provider); ran on the CPU"]
 
     def _gap_warning(self, features: Features) -> list[str]:
         """novelty compares frames more than gap_s apart: a shorter video has nothing to compare with."""

@@ -167,8 +167,9 @@ class FileSource(FrameSource):
         with container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            skipped = _Skipped()
             try:
-                for frame in container.decode(stream):
+                for frame in _decode_tolerant(container, stream, skipped):
                     t, t0 = _frame_time(frame, index, self.info.fps, t0)
                     if selector is not None and selector.past_end(t):
                         break
@@ -183,6 +184,10 @@ class FileSource(FrameSource):
                 )
             finally:
                 report.frames_decoded = index
+                if skipped.count:
+                    report.warnings.append(
+                        f"{self.path.name}: {skipped.count} corrupt packet(s) skipped; decoding went on past them"
+                    )
         if index == 0:
             raise VideoDecodeError(f"{self.path}: no frame could be decoded")
         expected = self.info.frame_count
@@ -303,8 +308,9 @@ class StreamSource(FrameSource):
             with container:
                 stream = container.streams.video[0]
                 pairs = _Pairs(size, previous)
+                skipped = _Skipped()
                 try:
-                    for frame in container.decode(stream):
+                    for frame in _decode_tolerant(container, stream, skipped):
                         failures = 0
                         t = clock(frame)
                         if selector is not None and selector.past_end(t):
@@ -329,6 +335,26 @@ class StreamSource(FrameSource):
                     clock.reconnected()
                     time.sleep(min(2.0**failures, 10.0))  # back off before reconnecting
                     log.warning("stream dropped; reconnecting (%d/%d)", failures, self.reconnects)
+
+
+class _Skipped:
+    """How many packets the decoder refused (corrupt data it could not conceal)."""
+
+    count = 0
+
+
+def _decode_tolerant(container, stream, skipped: _Skipped) -> Iterator:
+    """Decoded frames of ``stream``, packet by packet: a corrupt packet is skipped (and counted) and decoding goes
+    on, as FFmpeg can from the next keyframe, instead of stopping the whole video at the first bad byte. Errors
+    reading the container itself (a truncated file, a dropped connection) still end it."""
+    av = _av()
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            skipped.count += 1
+            continue
+        yield from frames
 
 
 class _StreamClock:
