@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,12 +79,18 @@ def test_xd_violence_npy_and_csv_layouts(tmp_path):
         load_dataset("kinetics", own)
 
 
-def test_eval_on_a_synthetic_dataset_with_the_detect_path(tmp_path):
+def _odd_and_calm(tmp_path) -> Path:
+    """A csv dataset: an 8 s video with a labelled anomaly at frames 40-54, and a calm one."""
     root = tmp_path / "data"
     root.mkdir()
     make_video(root / "odd.mp4", n_frames=80, fps=10, anomaly=range(40, 55))
     make_video(root / "calm.mp4", n_frames=80, fps=10)
     (root / "labels.csv").write_text("video,start,end\nodd,40,54\n")
+    return root
+
+
+def test_eval_on_a_synthetic_dataset_with_the_detect_path(tmp_path):
+    root = _odd_and_calm(tmp_path)
     report = evaluate(load_dataset("csv", root), DetectConfig(sampling=Sampling(fps=5), progress=False, smooth_s=1))
     s = report.summary
     assert s["n_videos"] == 2 and s["n_frames"] == 160 and s["n_anomalous_frames"] == 15
@@ -129,11 +136,7 @@ def test_text_baseline_on_real_descriptions(shared):
 def test_threshold_sweep_from_the_cli(tmp_path):
     from oddsight.evaluate.sweep import threshold_sweep
 
-    root = tmp_path / "data"
-    root.mkdir()
-    make_video(root / "odd.mp4", n_frames=80, fps=10, anomaly=range(40, 55))
-    make_video(root / "calm.mp4", n_frames=80, fps=10)
-    (root / "labels.csv").write_text("video,start,end\nodd,40,54\n")
+    root = _odd_and_calm(tmp_path)
     config = DetectConfig(sampling=Sampling(fps=5), progress=False, smooth_s=1)
     report = evaluate(load_dataset("csv", root), config)
     low, high = threshold_sweep(report, config, [0.0, 1e9])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,10 @@ class DetectConfig:
         choice("--summary", lang.summary, tuple(SUMMARIES))
         for name in ("model", "model_path", "detector_path", "llm", "llm_path", "captions", "captioner"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise ConfigError(f"{name} must be a string, got {value!r}")
+            if isinstance(value, os.PathLike):
+                setattr(self, name, os.fspath(value))  # a Path is as good as its string
+            elif value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be a string or path, got {value!r}")
 
     @property
     def effective_smooth_s(self) -> float:
