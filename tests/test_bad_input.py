@@ -298,6 +298,7 @@ def test_an_unwritable_cache_keeps_the_result_and_says_so(clip, tmp_path, monkey
 
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("ODDSIGHT_HOME", str(blocked / "home"))  # the hash memo cannot be written either
     result = Detection(DetectConfig(progress=False), cache=FeatureCache(blocked / "features")).run(clip)
     assert len(result.frame_scores) == 40 and any("features not cached" in w for w in result.warnings)
 

@@ -5,16 +5,17 @@ Files are plain ``.npz`` (loaded with ``allow_pickle=False``) plus JSON metadata
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from oddsight.atomic import atomic_file
+from oddsight.atomic import atomic_file, write_text
+from oddsight.errors import OutputError
 from oddsight.features.types import Features
 from oddsight.paths import features_dir
 from oddsight.video.source import VideoInfo
@@ -40,8 +41,9 @@ def content_hash(path: Path) -> str:
         except (OSError, ValueError):
             pass
     digest = _hash_dir(path) if path.is_dir() else _hash_file(path)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(memo, json.dumps({"stamp": stamp, "digest": digest}))
+    # the memo only saves re-hashing: a cache folder that cannot be written costs time, not the run
+    with contextlib.suppress(OutputError):
+        write_text(memo, json.dumps({"stamp": stamp, "digest": digest}))
     return digest
 
 
@@ -59,12 +61,6 @@ def _hash_dir(path: Path) -> str:
         h.update(p.name.encode() + b"\0")
         _hash_file(p, h)
     return h.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 class FeatureCache:

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from oddsight.atomic import atomic_file
 from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError
 from oddsight.paths import models_dir
 
@@ -240,6 +241,7 @@ def copy_tree(src: Path, dst: Path) -> None:
         if item.name.startswith("."):
             continue
         if item.is_dir():
-            shutil.copytree(item, dst / item.name, dirs_exist_ok=True)
+            copy_tree(item, dst / item.name)
         else:
-            shutil.copy2(item.resolve(), dst / item.name)
+            with atomic_file(dst / item.name) as tmp:  # a pull cut short never leaves half a weight file
+                shutil.copy2(item.resolve(), tmp)
