@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from oddsight.detectors.base import row_blocks
 from oddsight.features.types import Features
 from oddsight.models.registry import cell_grid
 
 TOP_CELLS = 10  # a frame's score: the mean of its this many highest cell scores (of 256)
+CELL_BLOCK_ROWS = 128  # query frames per block: each cell's (rows, memory, 9) distances stay ~1 MB
 
 
 def grid_of(features: Features) -> int | None:
@@ -71,9 +73,18 @@ def top_mean(cell_scores: np.ndarray, top: int = TOP_CELLS) -> np.ndarray:
     return np.partition(cell_scores, -top, axis=1)[:, -top:].mean(axis=1).astype(np.float32)
 
 
-def cell_scale(x: np.ndarray) -> np.ndarray:
-    """(n, C, d) -> (d,): the spread of each feature over all frames and cells, the unit distances are measured in."""
-    scale = x.reshape(-1, x.shape[-1]).std(axis=0)
+def cell_scale(embeddings: np.ndarray, grid: int) -> np.ndarray:
+    """(n, grid * grid * d) as stored -> (d,): the spread of each feature over all frames and cells, the unit
+    distances are measured in. Summed in row blocks, so no float32 copy of a long video is ever made."""
+    dims = embeddings.shape[1] // (grid * grid)
+    total, squares, count = np.zeros(dims), np.zeros(dims), 0
+    for rows in row_blocks(len(embeddings)):
+        block = as_cells(embeddings[rows], grid).reshape(-1, dims).astype(np.float64)
+        total += block.sum(axis=0)
+        squares += (block**2).sum(axis=0)
+        count += len(block)
+    mean = total / max(count, 1)
+    scale = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
     return np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks, unit_halves
-from oddsight.detectors.cells import as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
+from oddsight.detectors.cells import CELL_BLOCK_ROWS, as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
@@ -65,15 +65,15 @@ class NoveltyDetector(Detector):
         return scores
 
     def _score_cells(self, features: Features, grid: int) -> np.ndarray:
-        x = as_cells(self._check_features(features), grid)
-        x /= cell_scale(x)
+        emb = self._check_features(features)  # as stored (float16): converted one block at a time
+        scale = cell_scale(emb, grid)
         t = np.asarray(features.timestamps, dtype=np.float64)
-        keep = subsample(len(x), self.memory)
-        memory, t_memory = x[keep], t[keep]
-        scores = np.empty(len(x), dtype=np.float32)
-        for rows in row_blocks(len(x)):
+        keep = subsample(len(emb), self.memory)
+        memory, t_memory = as_cells(emb[keep], grid) / scale, t[keep]
+        scores = np.empty(len(emb), dtype=np.float32)
+        for rows in row_blocks(len(emb), CELL_BLOCK_ROWS):
             allowed = np.abs(t[rows, None] - t_memory[None, :]) > self.gap_s
-            scores[rows] = top_mean(cell_distances(x[rows], memory, grid, allowed))
+            scores[rows] = top_mean(cell_distances(as_cells(emb[rows], grid) / scale, memory, grid, allowed))
         return scores
 
     def default_threshold(self) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks
-from oddsight.detectors.cells import as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
+from oddsight.detectors.cells import CELL_BLOCK_ROWS, as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 from oddsight.validate import integer, number
@@ -104,23 +104,21 @@ class OneClassDetector(Detector):
 
     def _fit_cells(self, videos: Sequence[Features]) -> None:
         g = self.grid_
-        cells = [as_cells(self._check_features(f), g) for f in videos]
-        everything = np.concatenate(cells)
-        self.scale_ = cell_scale(everything)
+        everything = np.concatenate([self._check_features(f) for f in videos])  # as stored, not float32
+        self.scale_ = cell_scale(everything, g)
         self.mean_ = np.zeros_like(self.scale_)
-        x = everything / self.scale_
-        video = np.concatenate([np.full(len(c), i) for i, c in enumerate(cells)])
+        video = np.concatenate([np.full(len(f), i) for i, f in enumerate(videos)])
         t = np.concatenate([np.asarray(f.timestamps, dtype=np.float64) for f in videos])
-        keep = subsample(len(x), self.memory)
-        self.train_ = x[keep]
+        keep = subsample(len(everything), self.memory)
+        self.train_ = as_cells(everything[keep], g) / self.scale_
         # the threshold: normal frames scored against the memory without their own video (or, with one video,
         # without their own 2 s), so that it reflects unseen normal footage and not a frame matching itself
-        probe = subsample(len(x), 512)
-        if len(cells) > 1:
+        probe = subsample(len(everything), 512)
+        if len(videos) > 1:
             allowed = video[probe, None] != video[keep][None, :]
         else:
             allowed = np.abs(t[probe, None] - t[keep][None, :]) > 2.0
-        normal = top_mean(cell_distances(x[probe], self.train_, g, allowed))
+        normal = top_mean(cell_distances(as_cells(everything[probe], g) / self.scale_, self.train_, g, allowed))
         self.threshold_ = float(np.quantile(normal, self.quantile))
 
     # ---- scoring -------------------------------------------------------------------------
@@ -137,7 +135,7 @@ class OneClassDetector(Detector):
             raise ConfigError(f"detector expects {expected}-d features, got {x.shape[1]}-d ({features.model_id})")
         out = np.empty(len(x), dtype=np.float32)
         if getattr(self, "grid_", 0):
-            for rows in row_blocks(len(x)):
+            for rows in row_blocks(len(x), CELL_BLOCK_ROWS):
                 out[rows] = top_mean(
                     cell_distances(as_cells(x[rows], self.grid_) / self.scale_, self.train_, self.grid_)
                 )
