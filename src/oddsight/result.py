@@ -52,7 +52,12 @@ def scores_to_events(
     smoothed = smooth(raw, times, c.effective_smooth_s)
     frame_scores = interpolate_to_frames(indices, smoothed, n_frames)
     threshold = c.threshold if c.threshold is not None else default_threshold
-    events = find_events(
+    return smoothed, frame_scores, float(threshold), events_at(config, frame_scores, fps, threshold)
+
+
+def events_at(config: DetectConfig, frame_scores: np.ndarray, fps: float, threshold: float) -> list[Event]:
+    """Events in every-frame scores at ``threshold``, with ``config``'s hysteresis, minimum length and merge gap."""
+    c = config
+    return find_events(
         frame_scores, fps, threshold, hysteresis=c.hysteresis, min_duration_s=c.min_event_s, merge_gap_s=c.merge_gap_s
     )
-    return smoothed, frame_scores, float(threshold), events

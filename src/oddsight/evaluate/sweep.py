@@ -11,7 +11,7 @@ import numpy as np
 from oddsight.atomic import atomic_file
 from oddsight.config import DetectConfig
 from oddsight.evaluate.runner import EvalReport, event_figures
-from oddsight.temporal.events import find_events
+from oddsight.result import events_at
 
 SWEEP_STEPS = 24
 
@@ -32,17 +32,10 @@ def threshold_sweep(
     settings (hysteresis, minimum length, merge gap)."""
     rows = []
     for threshold in thresholds if thresholds is not None else sweep_thresholds(report):
-        videos = []
-        for v in report.videos:
-            events = find_events(
-                v.scores,
-                v.result.info.fps,
-                threshold,
-                hysteresis=config.hysteresis,
-                min_duration_s=config.min_event_s,
-                merge_gap_s=config.merge_gap_s,
-            )
-            videos.append((v.labels, events, v.result.info.fps))
+        videos = [
+            (v.labels, events_at(config, v.scores, v.result.info.fps, threshold), v.result.info.fps)
+            for v in report.videos
+        ]
         figures = event_figures(videos, min_iou)
         p, r = figures["event_precision"], figures["event_recall"]
         f1 = 2 * p * r / (p + r) if p is not None and r is not None and p + r > 0 else None
