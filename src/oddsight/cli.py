@@ -513,14 +513,11 @@ def fit(
         inputs = expand_inputs(videos)
         check_writable(output)  # before encoding any footage
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
-        from oddsight.models.registry import cell_grid
-
-        kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
         det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say, on_warning=_warn)
         save_detector(det, output)
         if not quiet:
             typer.echo(
-                f"fitted {kind} on {det.n_train_} frames of {len(inputs)} video(s) "
+                f"fitted {det.kind} on {det.n_train_} frames of {len(inputs)} video(s) "
                 f"({det.model_id_}, {det.sampling_key_}); threshold {det.threshold_:g} -> {output}"
             )
 

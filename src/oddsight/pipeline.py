@@ -193,15 +193,18 @@ def fit_oneclass(
     videos: Sequence[str | Path],
     config: DetectConfig,
     *,
-    kind: str = "ocsvm",
+    kind: str | None = None,
     on_video: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     **params: Any,
 ):
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``); each video's
-    decoding warnings (a truncated file, say) go to ``on_warning``, as ``detect`` reports them."""
+    decoding warnings (a truncated file, say) go to ``on_warning``, as ``detect`` reports them. ``kind`` defaults
+    to ``knn`` on cell features (``motion``), which it scores per location, and ``ocsvm`` on one vector a frame."""
     from oddsight.detectors.oneclass import OneClassDetector
+    from oddsight.models.registry import cell_grid
 
+    kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
     detector = OneClassDetector(kind=kind, **params).check_params()  # before any encoding
     session = VisualDetection(replace(config, method="novelty"))
     feats = []
