@@ -64,16 +64,17 @@ class OneClassDetector(Detector):
         models = {f.model_id for f in videos}
         if len(models) != 1:
             raise ConfigError(f"normal videos were encoded with different models: {sorted(models)}")
-        x = np.concatenate([self._check_features(f) for f in videos]).astype(np.float64)
-        if len(x) < max(2, self.k + 1):
-            raise ConfigError(f"oneclass needs more than {self.k} normal frames, got {len(x)}")
+        stored = np.concatenate([self._check_features(f) for f in videos])  # as stored (float16)
+        if len(stored) < max(2, self.k + 1):
+            raise ConfigError(f"oneclass needs more than {self.k} normal frames, got {len(stored)}")
         self.model_id_ = models.pop()
         self.sampling_key_ = videos[0].sampling_key
+        self.n_train_ = len(stored)
         self.grid_ = int(grid_of(videos[0]) or 0) if self.kind == "knn" else 0
         if self.grid_:
-            self._fit_cells(videos)
-            self.n_train_ = len(x)
+            self._fit_cells(stored, videos)
             return self
+        x = stored.astype(np.float64)
         self.mean_ = x.mean(axis=0)
         self.scale_ = x.std(axis=0)
         self.scale_[self.scale_ < 1e-12] = 1.0
@@ -82,7 +83,6 @@ class OneClassDetector(Detector):
             self._fit_ocsvm(xs)
         else:
             self._fit_knn(xs)
-        self.n_train_ = len(x)
         return self
 
     def _fit_ocsvm(self, xs: np.ndarray) -> None:
@@ -102,9 +102,9 @@ class OneClassDetector(Detector):
         loo = self._knn_distance(self.train_, exclude_self=True)
         self.threshold_ = float(np.quantile(loo, self.quantile))
 
-    def _fit_cells(self, videos: Sequence[Features]) -> None:
+    def _fit_cells(self, everything: np.ndarray, videos: Sequence[Features]) -> None:
+        """Per-location fit on ``everything`` (the videos' features concatenated, as stored)."""
         g = self.grid_
-        everything = np.concatenate([self._check_features(f) for f in videos])  # as stored, not float32
         self.scale_ = cell_scale(everything, g)
         self.mean_ = np.zeros_like(self.scale_)
         video = np.concatenate([np.full(len(f), i) for i, f in enumerate(videos)])
@@ -130,11 +130,11 @@ class OneClassDetector(Detector):
                 f"detector was fitted on {self.model_id_} features, but these come from {features.model_id}"
             )
         x = self._check_features(features)
-        expected = self.mean_.shape[0] * (self.grid_**2 if getattr(self, "grid_", 0) else 1)
+        expected = self.mean_.shape[0] * (self.grid_**2 if self.grid_ else 1)
         if x.shape[1] != expected:
             raise ConfigError(f"detector expects {expected}-d features, got {x.shape[1]}-d ({features.model_id})")
         out = np.empty(len(x), dtype=np.float32)
-        if getattr(self, "grid_", 0):
+        if self.grid_:
             for rows in row_blocks(len(x), CELL_BLOCK_ROWS):
                 out[rows] = top_mean(
                     cell_distances(as_cells(x[rows], self.grid_) / self.scale_, self.train_, self.grid_)
