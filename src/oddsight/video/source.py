@@ -13,6 +13,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -207,17 +208,10 @@ class FolderSource(FrameSource):
         self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
         if not self.files:
             raise InputError(f"{path}: folder holds no video files or image frames")
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
-        try:
-            with Image.open(self.files[0]) as im:
-                width, height = im.size
-        except Image.DecompressionBombError:
-            raise VideoDecodeError(
-                f"{self.files[0]}: image too large to be a video frame (a decompression bomb?)"
-            ) from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise VideoDecodeError(f"{self.files[0]}: not a readable image ({exc})") from None
+        with _readable(self.files[0]), Image.open(self.files[0]) as im:
+            width, height = im.size
         n = len(self.files)
         self.info = VideoInfo(str(path), "frames", width, height, fps, n, n / fps, "images")
 
@@ -226,17 +220,24 @@ class FolderSource(FrameSource):
     ) -> Iterator[DecodedFrame]:
         selector = sampling.selector() if sampling else None
         report = self.report = DecodeReport()
-        for index, file in enumerate(self.files):
+        last: tuple[int, np.ndarray] | None = None  # the image read last: with pairs, often the next one's partner
+
+        def read(i: int) -> np.ndarray:
+            nonlocal last
+            if last is None or last[0] != i:
+                last = (i, _read_image(self.files[i], size))
+            return last[1]
+
+        for index in range(len(self.files)):
             t = index / self.info.fps
             if selector is not None and selector.past_end(t):
                 break
             report.frames_decoded = index + 1
             if selector is not None and not selector.keep(index, t):
                 continue
-            image = _read_image(file, size)
             partner = index - 1 if index else 1  # the first frame pairs with the one after it
-            before = _read_image(self.files[partner], size) if previous and partner < len(self.files) else None
-            yield DecodedFrame(index, t, image, before)
+            before = read(partner) if previous and partner < len(self.files) else None
+            yield DecodedFrame(index, t, read(index), before)
 
 
 class StreamSource(FrameSource):
@@ -253,7 +254,7 @@ class StreamSource(FrameSource):
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 25.0
             self.info = VideoInfo(
-                _redact(url),
+                redact_urls(url),
                 "stream",
                 stream.codec_context.width,
                 stream.codec_context.height,
@@ -270,10 +271,10 @@ class StreamSource(FrameSource):
         try:
             container = av.open(self.url, format=fmt, options=options, timeout=(self.open_timeout_s, 10.0))
         except av.error.FFmpegError as exc:
-            raise StreamError(f"{_redact(self.url)}: cannot open stream ({_ffmpeg_reason(exc)})") from None
+            raise StreamError(f"{redact_urls(self.url)}: cannot open stream ({_ffmpeg_reason(exc)})") from None
         if not container.streams.video:
             container.close()
-            raise StreamError(f"{_redact(self.url)}: stream has no video")
+            raise StreamError(f"{redact_urls(self.url)}: stream has no video")
         return container
 
     def _check_rate(self, sampling: Sampling | None, kept: int, duration: float | None) -> None:
@@ -330,17 +331,18 @@ class StreamSource(FrameSource):
                     report.warnings.append(f"stream dropped at frame {index} ({_ffmpeg_reason(exc)})")
                     if failures > self.reconnects:
                         raise StreamError(
-                            f"{_redact(self.url)}: stream lost after {self.reconnects} reconnects"
+                            f"{redact_urls(self.url)}: stream lost after {self.reconnects} reconnects"
                         ) from None
                     clock.reconnected()
                     time.sleep(min(2.0**failures, 10.0))  # back off before reconnecting
                     log.warning("stream dropped; reconnecting (%d/%d)", failures, self.reconnects)
 
 
+@dataclass
 class _Skipped:
     """How many packets the decoder refused (corrupt data it could not conceal)."""
 
-    count = 0
+    count: int = 0
 
 
 def _decode_tolerant(container, stream, skipped: _Skipped) -> Iterator:
@@ -419,19 +421,27 @@ class _Pairs:
         return out
 
 
-def _read_image(file: Path, size: tuple[int, int] | None) -> np.ndarray:
+@contextmanager
+def _readable(file: Path) -> Iterator[None]:
+    """Turn PIL's failures on ``file`` into one VideoDecodeError: unreadable, or a decompression bomb."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(file) as im:
-            im = im.convert("RGB")
-            if size is not None and im.size != size:
-                im = im.resize(size, Image.Resampling.BILINEAR)
-            return np.asarray(im)
+        yield
     except Image.DecompressionBombError:
         raise VideoDecodeError(f"{file}: image too large to be a video frame (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise VideoDecodeError(f"{file}: not a readable image ({exc})") from None
+
+
+def _read_image(file: Path, size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image
+
+    with _readable(file), Image.open(file) as im:
+        im = im.convert("RGB")
+        if size is not None and im.size != size:
+            im = im.resize(size, Image.Resampling.BILINEAR)
+        return np.asarray(im)
 
 
 def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
@@ -447,8 +457,3 @@ def _natural_key(path: Path) -> list[object]:
 def _ffmpeg_reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).split(":")[0].strip() or type(exc).__name__
-
-
-def _redact(url: str) -> str:
-    """Hide the credentials of ``scheme://user:password@host/...`` so that they are never logged."""
-    return redact_urls(url)
