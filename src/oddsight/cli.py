@@ -50,16 +50,19 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _error_line(message: str) -> None:
+def _say(kind: str, message: str) -> None:
+    """One line on stderr, with any credentials in URLs hidden."""
     from oddsight.redact import redact_urls
 
-    typer.echo(f"oddsight: error: {redact_urls(message)}", err=True)
+    typer.echo(f"oddsight: {kind}: {redact_urls(message)}", err=True)
+
+
+def _error_line(message: str) -> None:
+    _say("error", message)
 
 
 def _warn(message: str) -> None:
-    from oddsight.redact import redact_urls
-
-    typer.echo(f"oddsight: warning: {redact_urls(message)}", err=True)
+    _say("warning", message)
 
 
 class _Errors:
