@@ -6,6 +6,8 @@ away over the whole frame.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from oddsight.detectors.base import row_blocks
@@ -26,8 +28,10 @@ def as_cells(x: np.ndarray, grid: int) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(len(x), grid * grid, -1)
 
 
+@cache
 def neighbours(grid: int) -> np.ndarray:
-    """(grid * grid, 9) cell indices: each cell and its 8 neighbours (edge cells repeat themselves)."""
+    """(grid * grid, 9) cell indices: each cell and its 8 neighbours (edge cells repeat themselves). Built once
+    per grid size (every block of every video asks for it); read-only."""
     out = np.empty((grid * grid, 9), dtype=np.int64)
     for r in range(grid):
         for c in range(grid):
@@ -38,6 +42,7 @@ def neighbours(grid: int) -> np.ndarray:
                 if 0 <= rr < grid and 0 <= cc < grid
             ]
             out[r * grid + c] = near + [r * grid + c] * (9 - len(near))
+    out.setflags(write=False)
     return out
 
 
