@@ -25,8 +25,6 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and fetch the models oddsight knows.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-METHODS = ("novelty", "oneclass", "zeroshot", "lavad", "judge")
-
 
 def _print_version(value: bool) -> None:
     if value:
@@ -111,14 +109,6 @@ def expand_inputs(paths: list[str]) -> list[str]:
     return out
 
 
-def _sampling(fps: float | None, stride: int | None, start: float, end: float | None):
-    from oddsight.video.sampling import Sampling
-
-    if stride is not None:
-        return Sampling(fps=None, stride=stride, start_s=start, end_s=end)
-    return Sampling(fps=fps if fps is not None else 2.0, start_s=start, end_s=end)
-
-
 FpsOpt = Annotated[float | None, typer.Option("--fps", help="Frames per second of video time to score (default 2).")]
 StrideOpt = Annotated[int | None, typer.Option("--stride", help="Score every N-th frame instead of --fps.")]
 ModelOpt = Annotated[
@@ -169,58 +159,15 @@ GroupOpt = Annotated[
 NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
 
 
-# command-line option name -> DetectConfig field, for the options `detect` and `eval` share
-_CONFIG_FIELDS = {
-    "model": "model",
-    "model_path": "model_path",
-    "threshold": "threshold",
-    "smooth": "smooth_s",
-    "min_event": "min_event_s",
-    "merge_gap": "merge_gap_s",
-    "detector": "detector_path",
-    "batch_size": "batch_size",
-    "device": "device",
-    "frames_fps": "folder_fps",
-    "llm": "llm",
-    "llm_path": "llm_path",
-    "captions": "captions",
-    "captioner": "captioner",
-}
-# command-line option name -> LanguageParams field
-_LANGUAGE_FIELDS = {
-    "split": "split",
-    "context": "context",
-    "summary": "summary",
-    "window": "window_s",
-    "refine_k": "refine_k",
-    "chunk": "chunk_s",
-    "group": "group",
-}
-
-
 def _config(method: str, methods: tuple[str, ...], options: dict) -> DetectConfig:
-    """A DetectConfig from a command's options (its ``locals()``); options it lacks keep the defaults."""
-    from oddsight.config import DetectConfig
-    from oddsight.errors import ConfigError
-    from oddsight.language.methods import LanguageParams
+    """A DetectConfig from a command's options (its ``locals()``) through the one options model the API and the
+    server's jobs use too; options a command lacks keep their defaults."""
+    from oddsight.options import DetectOptions
 
-    if method not in methods:
-        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
-    fps = options["fps"]
-    if fps is None and method in ("lavad", "judge"):
-        fps = 1.0  # one caption a second
-    anomaly, normal = options["anomaly"], options["normal"]
-    return DetectConfig(
-        method=method,
-        sampling=_sampling(fps, options["stride"], options.get("start", 0.0), options.get("end")),
-        anomaly_prompts=anomaly or None,
-        normal_prompts=normal or None,
-        language=LanguageParams(**{field: options[name] for name, field in _LANGUAGE_FIELDS.items()}),
-        reasons=not options["no_reasons"],
-        use_cache=not options["no_cache"],
-        progress=not options["quiet"] and not options["as_json"],
-        **{field: options[name] for name, field in _CONFIG_FIELDS.items() if name in options},
-    )
+    values = {name: options[name] for name in DetectOptions.model_fields if name in options}
+    values["method"] = method
+    progress = not options["quiet"] and not options["as_json"]
+    return DetectOptions.parse(values).to_config(progress=progress, methods=methods)
 
 
 @app.command()
@@ -272,6 +219,7 @@ def detect(
         from oddsight.atomic import check_writable
         from oddsight.detection import Detection
         from oddsight.errors import OddsightError
+        from oddsight.options import METHODS
 
         config = _config(method, METHODS, locals())
         inputs = expand_inputs(videos)
@@ -405,6 +353,7 @@ def eval_(
     with _Errors():
         from oddsight.evaluate.datasets import load_dataset
         from oddsight.evaluate.runner import evaluate
+        from oddsight.options import METHODS
 
         config = _config(method, (*METHODS, "text-sim"), locals())
         if sweep not in (None, "threshold"):
@@ -501,18 +450,20 @@ def fit(
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
         from oddsight.atomic import check_writable
-        from oddsight.config import DEFAULT_MODELS, DetectConfig
+        from oddsight.config import DEFAULT_MODELS
         from oddsight.detectors.persist import save_detector
+        from oddsight.options import DetectOptions
         from oddsight.pipeline import fit_oneclass
 
-        config = DetectConfig(
-            method="novelty",
-            model=model or DEFAULT_MODELS["oneclass"],
-            model_path=model_path,
-            sampling=_sampling(fps, stride, 0.0, None),
-            folder_fps=frames_fps,
-            progress=not quiet,
-        )
+        config = DetectOptions.parse(
+            {
+                "fps": fps,
+                "stride": stride,
+                "model": model or DEFAULT_MODELS["oneclass"],
+                "model_path": model_path,
+                "frames_fps": frames_fps,
+            }
+        ).to_config(progress=not quiet)
         inputs = expand_inputs(videos)
         check_writable(output)  # before encoding any footage
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))

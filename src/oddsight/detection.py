@@ -13,6 +13,7 @@ from pathlib import Path
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache
+from oddsight.features.extract import Progress
 from oddsight.language.methods import LANGUAGE_METHODS
 from oddsight.models.base import ImageEncoder
 from oddsight.pipeline import VisualDetection
@@ -41,13 +42,14 @@ class Detection:
             self._language = LanguageSession(self.config)
         return self._language
 
-    def run(self, video: str | Path) -> DetectionResult:
-        """Scores and events for one video (file, frame folder or stream URL)."""
+    def run(self, video: str | Path, on_progress: Progress | None = None) -> DetectionResult:
+        """Scores and events for one video (file, frame folder or stream URL); the visual methods call
+        ``on_progress(done, expected)`` as frames are encoded (the language methods do not yet)."""
         if not isinstance(video, (str, os.PathLike)):
             raise InputError(f"a video is a path or URL, got {video!r}")
         if self.config.method in LANGUAGE_METHODS:
             return self.language.run_video(video)
-        return self.visual.run(video)
+        return self.visual.run(video, on_progress)
 
 
 def detect(video: str | Path, config: DetectConfig | None = None) -> DetectionResult:

@@ -18,7 +18,7 @@ from oddsight.detectors.base import Detector
 from oddsight.detectors.registry import make_detector
 from oddsight.errors import ConfigError, InputError, OutputError
 from oddsight.features.cache import FeatureCache, content_hash
-from oddsight.features.extract import extract_features
+from oddsight.features.extract import Progress, extract_features
 from oddsight.features.types import Features
 from oddsight.models.base import ImageEncoder
 from oddsight.result import DetectionResult, scores_to_events
@@ -78,7 +78,7 @@ class VisualDetection:
             )
         return make_detector(c.method)
 
-    def features(self, video: str | Path) -> tuple[Features, bool]:
+    def features(self, video: str | Path, on_progress: Progress | None = None) -> tuple[Features, bool]:
         """Features of ``video``, from the cache when it has them. Returns (features, from_cache).
 
         A cache hit neither opens nor decodes the video, and never loads the encoder.
@@ -95,7 +95,9 @@ class VisualDetection:
             if cached is not None:
                 return cached, True
         source = open_source(video, folder_fps=c.folder_fps)
-        features = extract_features(source, self.encoder, c.sampling, batch_size=c.batch_size, progress=c.progress)
+        features = extract_features(
+            source, self.encoder, c.sampling, batch_size=c.batch_size, progress=c.progress, on_progress=on_progress
+        )
         if len(features) == 0:
             if getattr(self.encoder, "needs_previous", False):
                 raise InputError(f"{video}: {self.model_id} compares frames with the one before: it needs two frames")
@@ -120,11 +122,12 @@ class VisualDetection:
         key = f"{self.model_id}-{get_spec(self.model_id).fingerprint}"
         return key if self.config.model_path is None else f"{key}-{Path(self.config.model_path).name}"
 
-    def run(self, video: str | Path) -> DetectionResult:
+    def run(self, video: str | Path, on_progress: Progress | None = None) -> DetectionResult:
+        """Scores and events of one video; ``on_progress(done, expected)`` as frames are encoded."""
         c = self.config
         t0 = time.perf_counter()
         detector = self.detector  # a bad detector file or option fails before any decoding
-        features, from_cache = self.features(video)
+        features, from_cache = self.features(video, on_progress)
         t1 = time.perf_counter()
         raw = np.asarray(detector.score(features), dtype=np.float32)
         if raw.shape != (len(features),) or not np.all(np.isfinite(raw)):
@@ -196,6 +199,7 @@ def fit_oneclass(
     kind: str | None = None,
     on_video: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
     **params: Any,
 ):
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``); each video's
@@ -211,7 +215,7 @@ def fit_oneclass(
     for video in videos:
         if on_video:
             on_video(str(video))
-        features = session.features(video)[0]
+        features = session.features(video, on_progress)[0]
         for warning in features.warnings if on_warning else ():
             on_warning(warning)
         feats.append(features)

@@ -6,7 +6,7 @@ runs batches in the calling thread, so the two overlap and memory stays flat.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -18,6 +18,7 @@ from oddsight.video.sampling import Sampling
 from oddsight.video.source import FrameSource
 
 _Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
+Progress = Callable[[int, "int | None"], None]
 
 
 class _Growable:
@@ -78,8 +79,10 @@ def extract_features(
     *,
     batch_size: int = 16,
     progress: bool = True,
+    on_progress: Progress | None = None,
 ) -> Features:
-    """Encode the frames of ``source`` kept by ``sampling``."""
+    """Encode the frames of ``source`` kept by ``sampling``; ``on_progress(done, expected)`` after each batch
+    (``expected`` is None for a stream). An exception it raises (a cancelled job) stops the decoding."""
     from tqdm.auto import tqdm
 
     expected = expected_samples(source, sampling)
@@ -99,6 +102,8 @@ def extract_features(
             all_indices.append(indices)
             all_times.append(times)
             bar.update(len(indices))
+            if on_progress is not None:
+                on_progress(buffer.size, expected)
     info = replace(source.info, frame_count=source.report.frames_decoded)
     if source.info.duration_s is None and info.frame_count:
         info = replace(info, duration_s=info.frame_count / info.fps)
