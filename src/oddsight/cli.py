@@ -476,6 +476,68 @@ def fit(
             )
 
 
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="The server's data folder (default $ODDSIGHT_HOME/server).")
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but this machine needs a token.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8321,
+    data: DataOpt = None,
+    media: Annotated[
+        list[Path] | None, typer.Option("--media", help="A folder whose videos may be registered; repeatable.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes that run jobs.")] = 1,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="ODDSIGHT_TOKEN", show_envvar=True, help="Require this token (API and UI)."),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, MB.")] = 2048.0,
+) -> None:
+    """Run the HTTP API (under /api/v1, docs at /docs) and the dashboard, with jobs in worker processes."""
+    with _Errors():
+        from oddsight.errors import ConfigError
+        from oddsight.server.app import Settings, create_app, default_data_dir, is_local
+        from oddsight.validate import integer, number
+
+        integer("--port", port, low=1)
+        number("--max-upload-mb", max_upload_mb, low=0, low_open=True)
+        if not is_local(host) and not token:
+            raise ConfigError(f"--host {host} lets other machines in: set --token or $ODDSIGHT_TOKEN")
+        folder = data or default_data_dir()
+        settings = Settings(data=folder, media=media or [], token=token, workers=workers, max_upload_mb=max_upload_mb)
+        server_app = create_app(settings)
+        import uvicorn
+
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"oddsight: serving http://{shown}:{port}  (API /api/v1, docs /docs, data {folder})", err=True)
+        uvicorn.run(server_app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="An `oddsight detect --out` folder, or one result .json file.")],
+    data: DataOpt = None,
+) -> None:
+    """Import results the CLI wrote into the server's store (the dashboard shows them)."""
+    with _Errors():
+        from oddsight.errors import InputError
+        from oddsight.server.app import default_data_dir
+        from oddsight.server.imports import import_results
+        from oddsight.server.store import Store
+
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        report = import_results(Store(data or default_data_dir()), path)
+        typer.echo(f"imported {report['imported']} result(s), {report['skipped']} already there")
+        for name in report["unreadable"]:
+            _warn(f"{name}: not an oddsight result; skipped")
+
+
 def _source_name(source: dict) -> str:
     if source["kind"] == "builtin":
         return "built in"

@@ -18,7 +18,7 @@ class VideoSink:
     def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
         import av
 
-        self.container = av.open(str(path), mode="w", format="mp4")
+        self.container = av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"})
         rate = Fraction(fps).limit_denominator(1001)
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = width - width % 2, height - height % 2

@@ -1,0 +1,180 @@
+"""The FastAPI application: settings, error replies, the dashboard's pages and assets, and the API router.
+
+Route handlers stay thin: they check input, read or write the store, and queue jobs; scoring runs in the
+worker processes (``jobs.py``) through the library.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from oddsight.errors import ConfigError, InputError, ModelFileError, ModelUnavailableError, OddsightError
+from oddsight.redact import redact_urls
+from oddsight.server.auth import COOKIE, TOO_BIG, BodyLimit, TokenAuth, session_value, token_ok
+from oddsight.server.jobs import Workers
+from oddsight.server.store import Store
+from oddsight.version import __version__
+
+log = logging.getLogger("oddsight.server")
+WEB = Path(__file__).parent / "web"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+UPLOAD_PATH = "/api/v1/videos"
+
+
+@dataclass
+class Settings:
+    """How one server runs: where its data lives, which folders it may read, its token and limits."""
+
+    data: Path
+    media: list[Path] = field(default_factory=list)
+    token: str | None = None
+    workers: int = 1
+    max_upload_mb: float = 2048.0
+    max_body_mb: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.data)
+        self.media = [Path(m).resolve() for m in self.media]
+        for m in self.media:
+            if not m.is_dir():
+                raise ConfigError(f"--media {m}: no such folder")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0, got {self.workers}")
+
+
+def default_data_dir() -> Path:
+    from oddsight.paths import home
+
+    return home() / "server"
+
+
+def _status(exc: OddsightError) -> int:
+    if isinstance(exc, ModelUnavailableError):
+        return 409
+    if isinstance(exc, (ConfigError, ModelFileError)):
+        return 422
+    if isinstance(exc, InputError):
+        return 400
+    return 500
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
+    from oddsight.server.api import router
+
+    store = Store(settings.data)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        lost = store.interrupt_running()
+        if lost:
+            log.warning("%d job(s) were running when the server last stopped: marked interrupted", lost)
+        workers = Workers(store, settings.workers)
+        if settings.workers:
+            workers.start()
+        app.state.workers = workers
+        yield
+        workers.stop()
+
+    app = FastAPI(
+        title="oddsight",
+        version=__version__,
+        summary="Find the unusual in video: upload or register footage, run analyses, review events.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.settings = settings
+
+    @app.exception_handler(OddsightError)
+    async def _library_error(request: Request, exc: OddsightError) -> JSONResponse:
+        return JSONResponse({"detail": redact_urls(str(exc))}, status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        too_big = request.scope.get(TOO_BIG)
+        return JSONResponse({"detail": too_big or "the client went away"}, status_code=413 if too_big else 400)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:  # never a traceback to the client
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"}, 500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    app.include_router(router, prefix="/api/v1")
+    _pages(app, settings)
+    app.add_middleware(TokenAuth, token=settings.token)
+    app.add_middleware(
+        BodyLimit,
+        limit=int(settings.max_body_mb * 1e6),
+        upload_limit=int(settings.max_upload_mb * 1e6),
+        upload_path=UPLOAD_PATH,
+    )
+    return app
+
+
+def _pages(app: FastAPI, settings: Settings) -> None:
+    """The dashboard (one page, its script and style, plotly.js from the plotly package) and the login form."""
+    import plotly
+
+    assets = {
+        "app.js": (WEB / "app.js", "text/javascript"),
+        "style.css": (WEB / "style.css", "text/css"),
+        "plotly.min.js": (Path(plotly.__file__).parent / "package_data" / "plotly.min.js", "text/javascript"),
+    }
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html", headers={"cache-control": "no-cache"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in assets:
+            return JSONResponse({"detail": "no such file"}, status_code=404)
+        path, media_type = assets[name]
+        return FileResponse(path, media_type=media_type, headers={"cache-control": "no-cache"})
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> HTMLResponse:
+        return HTMLResponse((WEB / "login.html").read_text())
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        given = form.get("token")
+        if settings.token is None:
+            return RedirectResponse("/", status_code=303)
+        if not isinstance(given, str) or not token_ok(settings.token, given):
+            page = (WEB / "login.html").read_text().replace("<!--error-->", '<p class="error">Wrong token.</p>')
+            return HTMLResponse(page, status_code=401)
+        reply = RedirectResponse("/", status_code=303)
+        reply.set_cookie(COOKIE, session_value(settings.token), httponly=True, samesite="strict")
+        return reply
+
+
+def is_local(host: str) -> bool:
+    return host in LOCAL_HOSTS
+
+
+def token_from_env() -> str | None:
+    return os.environ.get("ODDSIGHT_TOKEN") or None

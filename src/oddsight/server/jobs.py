@@ -1,0 +1,244 @@
+"""Jobs run in worker processes, never in the API's event loop. The database is the queue: a worker claims the
+oldest queued job, runs it through the library, and writes its result (or its error) in one transaction.
+
+``Workers`` (in the server process) starts them, restarts one that dies and marks its job interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from oddsight.errors import ConfigError, OddsightError
+from oddsight.redact import redact_urls
+from oddsight.server.store import Store
+
+log = logging.getLogger("oddsight.server")
+POLL_S = 0.2
+PROGRESS_EVERY_S = 0.5
+
+# the options a fit job takes besides the videos, by their `oddsight fit` names
+FIT_OPTIONS = ("kind", "nu", "k", "fps", "stride", "model", "frames_fps")
+
+
+class Cancelled(Exception):
+    """Raised inside a job when someone asked it to stop."""
+
+
+class _Progress:
+    """``on_progress`` for the library: writes the fraction done at most every ``PROGRESS_EVERY_S`` and raises
+    :class:`Cancelled` when the job was cancelled. ``part``/``parts`` spread it over several videos (fit)."""
+
+    def __init__(self, store: Store, job_id: str, parts: int = 1) -> None:
+        self.store, self.job_id, self.parts, self.part = store, job_id, max(1, parts), 0
+        self.last = 0.0
+
+    def __call__(self, done: int, expected: int | None) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        within = min(done / expected, 0.99) if expected else 0.0
+        if self.store.set_progress(self.job_id, (self.part + within) / self.parts):
+            raise Cancelled()
+
+    def next_part(self) -> None:
+        self.to_part(self.part + 1)
+
+    def to_part(self, part: int) -> None:
+        self.part = part
+        self.last = 0.0
+        self(0, 1)
+
+
+class Runner:
+    """Runs claimed jobs in this process; keeps the last detection session so repeated options load once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._session: tuple[str, Any] | None = None
+
+    def run(self, job: dict) -> None:
+        job_id = job["id"]
+        try:
+            if job["kind"] == "analysis":
+                self._analyse(job)
+            elif job["kind"] == "fit":
+                self._fit(job)
+            elif job["kind"] == "eval":
+                self._eval(job)
+            else:
+                raise ConfigError(f"unknown job kind {job['kind']!r}")
+        except Cancelled:
+            self.store.finish_job(job_id, "cancelled")
+        except OddsightError as exc:
+            self.store.finish_job(job_id, "failed", redact_urls(str(exc)))
+        except MemoryError:
+            self.store.finish_job(job_id, "failed", "out of memory; try a lower fps or batch size")
+        except Exception as exc:  # a bug: the job says so in one line, the log has the traceback
+            log.exception("job %s failed", job_id)
+            self.store.finish_job(job_id, "failed", f"internal error: {type(exc).__name__}: {redact_urls(str(exc))}")
+
+    def _detection(self, options_json: str, options) -> Any:
+        from oddsight.detection import Detection
+
+        if self._session is None or self._session[0] != options_json:
+            self._session = (options_json, Detection(options.to_config(progress=False)))
+        return self._session[1]
+
+    def _analyse(self, job: dict) -> None:
+        import json
+
+        from oddsight.options import DetectOptions
+        from oddsight.report.files import result_to_dict
+
+        video = self.store.video(job["video_id"])
+        if video is None:
+            raise ConfigError(f"video {job['video_id']} was deleted")
+        options = DetectOptions.parse(job["options"])
+        session = self._detection(json.dumps(job["options"], sort_keys=True), options)
+        result = session.run(video["path"], on_progress=_Progress(self.store, job["id"]))
+        if self.store.set_progress(job["id"], 0.999):
+            raise Cancelled()
+        document = result_to_dict(result)
+        if video["origin"] == "upload":  # the uploader's file name, not where the server keeps the file
+            document["video"]["source"] = video["name"]
+        self.store.add_result(document, options.changed(), video["id"], job_id=job["id"])
+
+    def _fit(self, job: dict) -> None:
+        from oddsight.config import DEFAULT_MODELS
+        from oddsight.detectors.persist import save_detector
+        from oddsight.options import DetectOptions
+        from oddsight.pipeline import fit_oneclass
+
+        opts = dict(job["options"])
+        videos = [self.store.video(v) for v in opts.pop("video_ids")]
+        if any(v is None for v in videos):
+            raise ConfigError("a video chosen for fitting was deleted")
+        name = opts.pop("name", None) or "detector"
+        fit_params = {k: opts.pop(k) for k in ("kind", "nu", "k") if k in opts}
+        opts["model"] = opts.get("model") or DEFAULT_MODELS["oneclass"]
+        config = DetectOptions.parse(opts).to_config(progress=False)
+        progress = _Progress(self.store, job["id"], parts=len(videos))
+        started = [False]
+
+        def on_video(_: str) -> None:
+            if started[0]:
+                progress.next_part()
+            started[0] = True
+
+        kind = fit_params.pop("kind", None)
+        det = fit_oneclass(
+            [v["path"] for v in videos], config, kind=kind, on_video=on_video, on_progress=progress, **fit_params
+        )
+        path = self.store.folder / "detectors" / f"{job['id']}.oddsight"
+        save_detector(det, path)
+        row = {
+            "name": name,
+            "path": str(path),
+            "encoder": det.model_id_,
+            "kind": det.kind,
+            "sampling": det.sampling_key_,
+            "n_train": int(det.n_train_),
+            "threshold": float(det.threshold_),
+            "videos": [v["id"] for v in videos],
+        }
+        self.store.add_detector(row, job_id=job["id"])
+
+    def _eval(self, job: dict) -> None:
+        from oddsight.evaluate.datasets import load_dataset
+        from oddsight.evaluate.runner import evaluate
+        from oddsight.options import METHODS, DetectOptions
+
+        opts = dict(job["options"])
+        dataset, root = opts.pop("dataset"), Path(opts.pop("root"))
+        iou = opts.pop("iou", 0.1)
+        labels = opts.pop("labels", None)
+        read = {"end_inclusive": not opts.pop("end_exclusive", False), "csv_units": opts.pop("csv_units", "frames")}
+        config = DetectOptions.parse(opts).to_config(methods=(*METHODS, "text-sim"))
+        videos = load_dataset(dataset, root, labels=Path(labels) if labels else None, **read)
+        progress = _Progress(self.store, job["id"], parts=len(videos))
+        report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=lambda _n, i, _t: progress.to_part(i))
+        self.store.finish_job(job["id"], "done", output=report.to_dict())
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the server process dies (even by ``kill -9``), so no orphan
+    goes on writing a job the restarted server has marked interrupted."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(folder: str, parent: int) -> None:
+    """A worker process: claim jobs until told to stop (SIGTERM) or the server is gone."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the server died before the line above took effect
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
+    store = Store(Path(folder))
+    runner = Runner(store)
+    while not stop.is_set() and os.getppid() == parent:
+        job = store.claim_job(os.getpid())
+        if job is None:
+            stop.wait(POLL_S)
+            continue
+        runner.run(job)
+
+
+class Workers:
+    """``n`` worker processes (spawned: no state shared with the server's threads), kept alive by a monitor."""
+
+    def __init__(self, store: Store, n: int) -> None:
+        self.store, self.n = store, n
+        self._ctx = multiprocessing.get_context("spawn")
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._procs = [self._spawn() for _ in range(self.n)]
+        self._monitor = threading.Thread(target=self._watch, name="oddsight-workers", daemon=True)
+        self._monitor.start()
+
+    def _spawn(self):
+        proc = self._ctx.Process(target=worker_main, args=(str(self.store.folder), os.getpid()), daemon=True)
+        proc.start()
+        return proc
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            for i, proc in enumerate(self._procs):
+                if proc.exitcode is not None and not self._stop.is_set():
+                    lost = self.store.interrupt_running(proc.pid)
+                    log.warning(
+                        "worker %s ended (exit %s); %d job(s) marked interrupted", proc.pid, proc.exitcode, lost
+                    )
+                    self._procs[i] = self._spawn()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            proc.terminate()  # SIGTERM: a worker between jobs stops at once; one mid-job is killed below
+        deadline = time.monotonic() + timeout
+        for proc in self._procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(1)
+        self.store.interrupt_running()

@@ -1,0 +1,111 @@
+"""Pictures and clips for the dashboard: checking an upload with the decoder, an event's peak-frame JPEG, an
+event's MP4 clip, and a browser-playable copy of a video whose codec a browser cannot play."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oddsight.atomic import atomic_file
+from oddsight.errors import InputError, VideoDecodeError
+from oddsight.video.sampling import Sampling
+from oddsight.video.source import open_source
+
+CLIP_MARGIN_S = 3.0  # seconds of context before and after an event in its clip
+THUMB_WIDTH = 320
+BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
+BROWSER_SUFFIXES = {".mp4", ".m4v", ".webm"}
+
+
+def probe(path: Path, *, folder_fps: float = 25.0) -> dict[str, Any]:
+    """What the decoder says of ``path``, after decoding one frame: a file that does not decode is refused."""
+    source = open_source(path, folder_fps=folder_fps)
+    try:
+        next(iter(source.frames(Sampling(fps=None, stride=1), (32, 32))))
+    except StopIteration:
+        raise VideoDecodeError(f"{path.name}: no frame could be decoded") from None
+    info = source.info
+    return {
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "frame_count": info.frame_count,
+        "duration_s": info.duration_s,
+        "codec": info.codec,
+        "kind": info.kind,
+    }
+
+
+def browser_playable(path: Path, codec: str | None) -> bool:
+    return path.is_file() and path.suffix.lower() in BROWSER_SUFFIXES and (codec or "") in BROWSER_CODECS
+
+
+def _frames(path: Path, start_s: float, end_s: float | None, folder_fps: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, RGB frame) from ``start_s`` to ``end_s``; a file seeks to the keyframe before ``start_s``
+    instead of decoding from its beginning."""
+    if path.is_dir():
+        sampling = Sampling(fps=None, stride=1, start_s=start_s, end_s=end_s)
+        for frame in open_source(path, folder_fps=folder_fps).frames(sampling):
+            yield frame.t, frame.image
+        return
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise VideoDecodeError(f"{path.name}: cannot be opened ({exc})") from None
+    with container:
+        stream = container.streams.video[0]
+        base = float(stream.time_base) if stream.time_base else 1 / 90000
+        first = stream.start_time or 0
+        if start_s > 1:
+            container.seek(int(start_s / base) + first, stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = (frame.pts - first) * base
+            if t < start_s - 1e-6:
+                continue
+            if end_s is not None and t > end_s:
+                break
+            yield t, frame.to_ndarray(format="rgb24")
+
+
+def thumbnail(path: Path, t: float, out: Path, *, folder_fps: float = 25.0) -> Path:
+    """The frame at ``t`` seconds as a JPEG ``THUMB_WIDTH`` wide."""
+    from PIL import Image
+
+    for _, image in _frames(path, max(0.0, t), None, folder_fps):
+        im = Image.fromarray(image)
+        im.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 4))
+        with atomic_file(out) as tmp:
+            im.save(tmp, format="JPEG", quality=85)
+        return out
+    raise InputError(f"{path.name}: no frame at {t:.2f} s")
+
+
+def clip(path: Path, start_s: float, end_s: float, fps: float, out: Path, *, folder_fps: float = 25.0) -> Path:
+    """An H.264 MP4 of ``start_s - CLIP_MARGIN_S`` to ``end_s + CLIP_MARGIN_S``, playable in a browser."""
+    return _encode(_frames(path, max(0.0, start_s - CLIP_MARGIN_S), end_s + CLIP_MARGIN_S, folder_fps), fps, out)
+
+
+def preview(path: Path, fps: float, out: Path, *, folder_fps: float = 25.0) -> Path:
+    """The whole video as an H.264 MP4 (for a codec or frame folder a browser cannot play)."""
+    return _encode(_frames(path, 0.0, None, folder_fps), fps, out)
+
+
+def _encode(frames: Iterator[tuple[float, np.ndarray]], fps: float, out: Path) -> Path:
+    from oddsight.report.annotate import VideoSink
+
+    first = next(frames, None)
+    if first is None:
+        raise InputError(f"{out.name}: no frames in that span")
+    h, w = first[1].shape[:2]
+    with atomic_file(out) as tmp, VideoSink(Path(tmp), w, h, fps or 25.0) as sink:
+        sink.write(first[1])
+        for _, image in frames:
+            sink.write(image)
+    return out
