@@ -500,8 +500,12 @@ def serve(
 ) -> None:
     """Run the HTTP API (under /api/v1, docs at /docs) and the dashboard, with jobs in worker processes."""
     with _Errors():
+        from oddsight.extras import require_extra
+
+        require_extra("server", "oddsight serve")
         from oddsight.errors import ConfigError
-        from oddsight.server.app import Settings, create_app, default_data_dir, is_local
+        from oddsight.server.app import Settings, create_app, is_local
+        from oddsight.server.store import default_data_dir
         from oddsight.validate import integer, number
 
         integer("--port", port, low=1)
@@ -526,9 +530,8 @@ def import_(
     """Import results the CLI wrote into the server's store (the dashboard shows them)."""
     with _Errors():
         from oddsight.errors import InputError
-        from oddsight.server.app import default_data_dir
         from oddsight.server.imports import import_results
-        from oddsight.server.store import Store
+        from oddsight.server.store import Store, default_data_dir
 
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")

@@ -150,7 +150,7 @@ async def upload_video(request: Request) -> dict:
         info = await run_in_threadpool(media.probe, target)
     except InputError as exc:
         target.unlink(missing_ok=True)
-        raise HTTPException(400, str(exc).replace(target.name, shown)) from None
+        raise HTTPException(400, str(exc).replace(str(target), shown).replace(target.name, shown)) from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -292,7 +292,10 @@ def _detection_options(request: Request, values: dict[str, Any], methods: tuple[
     config = options.to_config(methods=methods)  # every value checked now, with the CLI's messages
     if config.method == "oneclass" and not config.detector_path:
         raise ConfigError("--method oneclass needs a detector: detector_id (fit one under /detectors) or detector")
-    config.model_id  # noqa: B018  (an unknown model or an unreadable detector file fails here, not in a job)
+    if config.model_path is None:  # an unknown model or an unreadable detector file fails here, not in a job
+        from oddsight.models.registry import get_spec
+
+        get_spec(config.model_id)
     return options.changed()
 
 

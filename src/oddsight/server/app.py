@@ -52,12 +52,6 @@ class Settings:
             raise ConfigError(f"--workers must be >= 0, got {self.workers}")
 
 
-def default_data_dir() -> Path:
-    from oddsight.paths import home
-
-    return home() / "server"
-
-
 def _status(exc: OddsightError) -> int:
     if isinstance(exc, ModelUnavailableError):
         return 409

@@ -77,6 +77,13 @@ EVENT_FIELDS = (
 )
 
 
+def default_data_dir() -> Path:
+    """``$ODDSIGHT_HOME/server``: where ``serve`` and ``import`` keep the store unless told otherwise."""
+    from oddsight.paths import home
+
+    return home() / "server"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
 

@@ -1,0 +1,86 @@
+"""A real ``oddsight serve`` in a subprocess on 127.0.0.1, for the API and browser tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``oddsight serve --data DATA --media ... --port P`` as a child process; ``client`` talks to it."""
+
+    def __init__(self, data: Path, media: list[Path], *args: str, token: str | None = None) -> None:
+        self.data, self.media, self.args, self.token = data, media, args, token
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = data.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 60) -> Server:
+        cmd = [sys.executable, "-c", "from oddsight.cli import main; main()", "serve", "--port", str(self.port)]
+        cmd += ["--data", str(self.data), *[a for m in self.media for a in ("--media", str(m))], *self.args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ODDSIGHT_HOME": str(self.data.parent / "home")}
+        if self.token:
+            env["ODDSIGHT_TOKEN"] = self.token
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=60)
+
+    def kill9(self) -> None:
+        """``kill -9`` of the server process alone (its workers die with it: PR_SET_PDEATHSIG)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 300, until=("done", "failed", "cancelled")) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["state"] in until:
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
