@@ -13,6 +13,11 @@ from pathlib import Path
 import httpx
 
 
+def oddsight(*args: str) -> list[str]:
+    """The command line that runs ``oddsight ARGS`` with this Python."""
+    return [sys.executable, "-c", "from oddsight.cli import main; main()", *args]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -30,7 +35,7 @@ class Server:
         self.log = data.parent / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60) -> Server:
-        cmd = [sys.executable, "-c", "from oddsight.cli import main; main()", "serve", "--port", str(self.port)]
+        cmd = oddsight("serve", "--port", str(self.port))
         cmd += ["--data", str(self.data), *[a for m in self.media for a in ("--media", str(m))], *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "ODDSIGHT_HOME": str(self.data.parent / "home")}
         if self.token:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_video, shared_data
-from tests.server_process import Server, wait_job
+from tests.server_process import Server, oddsight, wait_job
 
 ARSON = "ucf_crime/videos/Arson009_x264.mp4"
 
@@ -93,8 +92,7 @@ def test_upload_analyse_equals_the_cli(api, tmp_path, server):
     document = api.get(f"/results/{job['result_id']}").json()
 
     cli = subprocess.run(
-        [sys.executable, "-c", "from oddsight.cli import main; main()", "detect", str(video), "--json", "--no-cache"]
-        + ["--out", str(tmp_path / "out")],
+        oddsight("detect", str(video), "--json", "--no-cache", "--out", str(tmp_path / "out")),
         capture_output=True,
         text=True,
         env={**os.environ, "ODDSIGHT_HOME": str(tmp_path / "home")},
@@ -276,8 +274,7 @@ def test_unknown_ids_are_404(api):
 def test_import_cli_results(api, tmp_path, media):
     out = tmp_path / "out"
     subprocess.run(
-        [sys.executable, "-c", "from oddsight.cli import main; main()", "detect", str(media / "clip.mp4")]
-        + ["--out", str(out), "-q", "--threshold", "0.5"],
+        oddsight("detect", str(media / "clip.mp4"), "--out", str(out), "-q", "--threshold", "0.5"),
         check=True,
         env={**os.environ, "ODDSIGHT_HOME": str(tmp_path / "home")},
         timeout=300,
@@ -320,8 +317,7 @@ def test_token_required_off_localhost(tmp_path, media):
 
 def test_binding_beyond_localhost_needs_a_token(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-c", "from oddsight.cli import main; main()", "serve", "--host", "0.0.0.0"]
-        + ["--data", str(tmp_path / "d")],
+        oddsight("serve", "--host", "0.0.0.0", "--data", str(tmp_path / "d")),
         capture_output=True,
         text=True,
         env={k: v for k, v in os.environ.items() if k != "ODDSIGHT_TOKEN"},
