@@ -104,11 +104,11 @@ async function videosPage() {
       h("section", { class: "panel" }, h("h2", {}, "From the server's --media folders"),
         h("div", { class: "row" }, mediaSelect, register), h("p", { class: "muted small", id: "media-note" }))),
     h("section", { class: "panel" }, h("h2", {}, "Videos"),
-      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {},
+      h("div", { class: "table-wrap" }, h("table", { class: "cards" }, h("thead", {}, h("tr", {},
         h("th", {}, "Name"), h("th", {}, "Length"), h("th", { class: "hide-narrow" }, "Size"), h("th", { class: "hide-narrow" }, "Frames"),
         h("th", {}, "Analyse"))), videoTable))),
     h("section", { class: "panel" }, h("h2", {}, "Jobs"),
-      h("div", { class: "table-wrap" }, h("table", { id: "jobs" }, h("thead", {}, h("tr", {},
+      h("div", { class: "table-wrap" }, h("table", { id: "jobs", class: "cards" }, h("thead", {}, h("tr", {},
         h("th", {}, "Job"), h("th", {}, "Video"), h("th", {}, "State"), h("th", {}, "Progress"), h("th", {}, ""))), jobsBody))));
 
   const [videos, mediaList, detectors, jobs] = await Promise.all([
@@ -211,26 +211,28 @@ async function resultPage(id) {
       h("section", { class: "panel" }, video),
       h("section", { class: "panel" }, chart,
         h("div", { class: "row" }, h("label", { class: "inline", for: "threshold" }, "Threshold"), thr,
-          h("button", { class: "secondary", onclick: () => { thr.value = r.threshold.toFixed(4); setThreshold(r.threshold); } }, "Reset"),
+          h("button", { class: "secondary", id: "reset-threshold", onclick: () => { thr.value = r.threshold.toFixed(4); setThreshold(r.threshold); } }, "Reset threshold"),
           h("span", { class: "muted small" }, "drag the red line, or type a value")))),
     h("section", { class: "panel" }, h("h2", {}, "Events"), note, list));
 
   const t = r.frames.map((f) => f / r.video.fps);
   const top = Math.max(r.threshold * 1.3, ...r.scores.slice(0, 200000));
-  const shapes = (threshold, cursor) => [
+  // shape 0: the threshold (draggable), 1: the video's position, then one band per event
+  const shapes = (threshold, cursor, events = []) => [
     { type: "line", xref: "paper", x0: 0, x1: 1, y0: threshold, y1: threshold, line: { color: "#c62f2f", width: 2, dash: "dash" }, editable: true },
     { type: "line", x0: cursor, x1: cursor, yref: "paper", y0: 0, y1: 1, line: { color: "#2f5fd0", width: 1 }, editable: false },
+    ...events.map((e) => ({ type: "rect", x0: e.start_s, x1: e.end_s, yref: "paper", y0: 0, y1: 1, fillcolor: "rgba(198,47,47,0.12)", line: { width: 0 }, layer: "below", editable: false })),
   ];
   let current = r.threshold, cursor = 0;
   const layout = { margin: { l: 44, r: 10, t: 10, b: 36 }, xaxis: { title: { text: "seconds" } }, yaxis: { range: [0, top * 1.05], fixedrange: true },
     shapes: shapes(current, cursor), showlegend: false, hovermode: "x" };
-  await Plotly.newPlot(chart, [{ x: t, y: r.scores, type: "scattergl", mode: "lines", line: { color: "#1d2330", width: 1.2 }, hovertemplate: "%{x:.1f}s: %{y:.3f}<extra></extra>" }],
+  await Plotly.newPlot(chart, [{ x: t, y: r.scores, type: "scatter", mode: "lines", line: { color: "#1d2330", width: 1.2 }, hovertemplate: "%{x:.1f}s: %{y:.3f}<extra></extra>" }],
     layout, { responsive: true, displaylogo: false, edits: { shapePosition: true }, modeBarButtonsToRemove: ["lasso2d", "select2d"] });
   chart.dataset.drawnMs = String(Math.round(performance.now() - started));
   chart.on("plotly_click", (e) => { if (e.points && e.points.length) { video.currentTime = e.points[0].x; } });
   chart.on("plotly_relayout", (e) => {
-    const y = e["shapes[0].y0"];
-    if (y !== undefined) { thr.value = Number(y).toFixed(4); setThreshold(Number(y)); }
+    const y = e["shapes[0].y0"];  // a drag of the line (our own relayout below reports the value it set)
+    if (y !== undefined && Math.abs(Number(y) - current) > 1e-9) { thr.value = Number(y).toFixed(4); setThreshold(Number(y)); }
   });
   video.addEventListener("timeupdate", () => {
     cursor = video.currentTime;
@@ -251,6 +253,7 @@ async function resultPage(id) {
       ? `${events.length} event(s) at the stored threshold ${r.threshold.toFixed(4)}.`
       : `${events.length} event(s) at threshold ${current.toFixed(4)} (a preview from the stored scores; review applies to the stored events).`;
     list.replaceChildren(...events.map((e) => eventItem(e, isStored, video)));
+    Plotly.relayout(chart, { shapes: shapes(current, cursor, events) });
     if (!events.length) list.append(h("li", { class: "muted" }, "No event at this threshold."));
   }
   drawEvents(stored, true);
@@ -299,7 +302,7 @@ async function eventsPage() {
     h("section", { class: "panel" }, h("div", { class: "row" },
       h("label", { for: "f-video" }, "Video", video), h("label", { for: "f-review" }, "Review", review),
       h("label", { for: "f-min" }, "Peak at least", minScore), h("label", { for: "f-sort" }, "Sort", sort), csv, json)),
-    h("section", { class: "panel" }, h("div", { class: "table-wrap" }, h("table", { id: "events" }, h("thead", {}, h("tr", {},
+    h("section", { class: "panel" }, h("div", { class: "table-wrap" }, h("table", { id: "events", class: "cards" }, h("thead", {}, h("tr", {},
       h("th", {}, "Peak frame"), h("th", {}, "Video"), h("th", {}, "When"), h("th", {}, "Peak"), h("th", { class: "hide-narrow" }, "Label / reason"),
       h("th", {}, "Review"), h("th", {}, ""))), body))));
   async function load() {
@@ -347,7 +350,7 @@ async function trainPage() {
       h("div", { class: "row" }, boxes.length ? boxes : h("span", { class: "muted" }, "No videos yet: add some under Videos.")),
       h("div", { class: "row", style: "margin-top:10px" }, h("label", { for: "det-name" }, "Name", name), h("label", { for: "det-kind" }, "Kind", kind), fit),
       h("p", { class: "small", id: "fit-state" })),
-    h("section", { class: "panel" }, h("h2", {}, "Fitted detectors"), h("div", { class: "table-wrap" }, h("table", { id: "detectors" },
+    h("section", { class: "panel" }, h("h2", {}, "Fitted detectors"), h("div", { class: "table-wrap" }, h("table", { id: "detectors", class: "cards" },
       h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Encoder"), h("th", {}, "Kind"), h("th", {}, "Sampling"),
         h("th", {}, "Frames"), h("th", {}, "Threshold"), h("th", {}, "Made"))), table))));
   for (const d of detectors) table.append(h("tr", { "data-detector": d.id }, h("td", {}, d.name), h("td", {}, d.encoder), h("td", {}, d.kind),
@@ -367,7 +370,7 @@ async function modelsPage() {
   const models = await api("/models");
   page("Models",
     h("section", { class: "panel" }, h("p", { class: "muted small" }, "What loads offline on this server now, and how to get the rest (run the command on the server)."),
-      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Role"), h("th", {}, "Offline now"),
+      h("div", { class: "table-wrap" }, h("table", { class: "cards" }, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Role"), h("th", {}, "Offline now"),
         h("th", { class: "hide-narrow" }, "Licence"), h("th", {}, "About"))),
       h("tbody", {}, models.map((m) => h("tr", {}, h("td", {}, m.id), h("td", {}, m.role),
         h("td", {}, m.available ? state("done") : h("span", { class: "state failed" }, "missing"), m.available ? "" : h("div", { class: "small muted" }, m.how_to_get)),
