@@ -267,9 +267,8 @@ def test_bad_uploads_show_a_readable_message(ui, tmp_path):
     empty.write_bytes(b"")
     for path, words in ((text, "report.mp4: not a video"), (empty, "empty")):
         page.set_input_files("#file", str(path))
-        page.wait_for_function(
-            f"!document.getElementById('toast').hidden && document.getElementById('toast').textContent.includes({words!r})"
-        )
+        toast = "document.getElementById('toast')"
+        page.wait_for_function(f"!{toast}.hidden && {toast}.textContent.includes({words!r})")
         assert "Upload refused" in page.inner_text("#toast")
         page.evaluate("document.getElementById('toast').hidden = true")
     ui.shot("bad-upload")
