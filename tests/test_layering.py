@@ -19,6 +19,7 @@ HIGH = (
     "oddsight.evaluate",
     "oddsight.report",
     "oddsight.cli",
+    "oddsight.server",
 )
 
 
@@ -41,6 +42,12 @@ def test_low_layers_never_import_high_ones():
 def test_nothing_imports_the_cli():
     graph = import_graph(PACKAGE)
     assert [m for m, targets in graph.items() if "oddsight.cli" in targets] == []
+
+
+def test_only_the_cli_imports_the_server():
+    graph = import_graph(PACKAGE)
+    users = {m for m, targets in graph.items() for t in targets if _under(t, ("oddsight.server",))}
+    assert users and {m for m in users if not _under(m, ("oddsight.server", "oddsight.cli"))} == set()
 
 
 def _package(root: Path, files: dict[str, str]) -> Path:

@@ -367,3 +367,29 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return status.exists() and status.read_text().split()[2] != "Z"
+
+
+def test_evaluation_through_the_api_equals_the_cli(api, media, tmp_path):
+    root = media / "labelled"
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    make_video(root / "videos" / "odd.mp4", n_frames=80, fps=10, anomaly=range(40, 52), codec="libx264")
+    make_video(root / "videos" / "calm.mp4", n_frames=80, fps=10, codec="libx264")
+    (root / "labels.csv").write_text("video,start,end\nodd,40,51\n")
+    reply = api.post("/evaluations", json={"dataset": "csv", "root": "labelled", "threshold": 0.5})
+    assert reply.status_code == 202, reply.text
+    job = wait_job(api, reply.json()["job_id"])
+    assert job["state"] == "done", job
+    report = job["output"]
+    cli = subprocess.run(
+        oddsight("eval", "--dataset", "csv", "--root", str(root), "--threshold", "0.5", "--json"),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ODDSIGHT_HOME": str(tmp_path / "home")},
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    assert report["auc"] == pytest.approx(expected["auc"]) and report["auc"] > 0.5
+    assert report["n_videos"] == 2 and len(report["per_video"]) == 2
+    assert api.post("/evaluations", json={"dataset": "nope", "root": "labelled"}).status_code == 422
+    assert api.post("/evaluations", json={"dataset": "csv", "root": "/etc"}).status_code == 403

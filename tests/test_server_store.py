@@ -1,0 +1,114 @@
+"""The server's SQLite store on its own: schema versions, transactions, job states; and chart decimation."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from oddsight.errors import OutputError
+from oddsight.server.display import decimate
+from oddsight.server.store import SCHEMA_VERSION, Store
+
+DOC = {
+    "schema_version": 1,
+    "video": {"source": "a.mp4", "fps": 10.0},
+    "method": "novelty",
+    "model": "motion",
+    "threshold": 1.0,
+    "frame_scores": [0.0, 2.0, 0.0],
+    "events": [
+        {
+            "start_frame": 1,
+            "end_frame": 1,
+            "start_s": 0.1,
+            "end_s": 0.1,
+            "peak_frame": 1,
+            "peak_s": 0.1,
+            "peak_score": 2.0,
+            "mean_score": 2.0,
+            "label": None,
+            "details": {"reason": "why"},
+        }
+    ],
+}
+
+
+def test_new_store_is_wal_at_the_current_schema(tmp_path):
+    store = Store(tmp_path / "s")
+    con = sqlite3.connect(store.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert Store(tmp_path / "s").migrate() == SCHEMA_VERSION  # opening again changes nothing
+
+
+def test_a_newer_schema_or_a_foreign_file_is_refused(tmp_path):
+    store = Store(tmp_path / "s")
+    con = sqlite3.connect(store.path)
+    con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(OutputError, match="newer than this oddsight"):
+        Store(tmp_path / "s")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "oddsight.db").write_bytes(b"not a database, just text " * 100)
+    with pytest.raises(OutputError, match="not an oddsight database"):
+        Store(tmp_path / "t")
+
+
+def test_result_and_events_are_one_transaction(tmp_path):
+    store = Store(tmp_path / "s")
+    job = store.add_job("analysis", {}, "v")
+    result_id = store.add_result(DOC, {}, "v", job_id=job["id"])
+    assert store.job(job["id"])["state"] == "done" and store.job(job["id"])["result_id"] == result_id
+    (event,) = store.events(result_id=result_id)
+    assert event["reason"] == "why" and event["review"] == "new"
+    broken = {**DOC, "events": [*DOC["events"], {"start_frame": 5}]}  # the second event lacks fields
+    other = store.add_job("analysis", {}, "v")
+    with pytest.raises(KeyError):
+        store.add_result(broken, {}, "v", job_id=other["id"])
+    assert len(store.results()) == 1 and len(store.events()) == 1  # nothing of the broken one
+    assert store.job(other["id"])["state"] == "queued"
+    with pytest.raises(ValueError):
+        store.add_result({**DOC, "frame_scores": [float("nan")]}, {}, "v")  # never NaN in a stored document
+    assert len(store.results()) == 1
+
+
+def test_job_states(tmp_path):
+    store = Store(tmp_path / "s")
+    a, b = store.add_job("analysis", {"x": 1}), store.add_job("fit", {})
+    claimed = store.claim_job(pid=123)
+    assert claimed["id"] == a["id"] and claimed["state"] == "running" and claimed["options"] == {"x": 1}
+    assert store.cancel_job(b["id"])["state"] == "cancelled"  # queued: at once
+    assert store.cancel_job(a["id"])["state"] == "running" and store.set_progress(a["id"], 0.5)  # asked to stop
+    assert store.interrupt_running(pid=999) == 0 and store.interrupt_running(pid=123) == 1
+    assert store.job(a["id"])["state"] == "interrupted"
+    resumed = store.resume_job(a["id"])
+    assert resumed["state"] == "queued" and not resumed["cancel"] and resumed["progress"] == 0
+    assert store.claim_job(pid=5)["id"] == a["id"] and store.claim_job(pid=5) is None
+
+
+def test_delete_video_takes_its_results_and_events(tmp_path):
+    store = Store(tmp_path / "s")
+    video = store.add_video("a.mp4", "/x/a.mp4", "upload", {"fps": 10.0}, 10)
+    store.add_result(DOC, {}, video["id"])
+    assert store.delete_video(video["id"])
+    assert store.results() == [] and store.events() == [] and store.video(video["id"]) is None
+
+
+def test_decimate_keeps_every_peak_and_dip():
+    rng = np.random.default_rng(1)
+    scores = rng.random(108_000)
+    spikes = rng.choice(len(scores), 40, replace=False)
+    scores[spikes] = 10 + np.arange(40)
+    scores[7] = -5
+    keep = decimate(scores, 2000)
+    assert len(keep) <= 2000 and keep[0] == 0 and keep[-1] == len(scores) - 1
+    bucket = len(scores) / (2000 // 2 - 1)
+    for i in spikes:  # each spike is drawn, or a higher one beside it (two in one bucket show as one)
+        near = keep[np.abs(keep - i) <= bucket]
+        assert scores[near].max() >= scores[i]
+    assert 7 in keep
+    assert len(set(spikes) - set(keep.tolist())) <= 2
+    assert np.all(np.diff(keep) > 0)
+    np.testing.assert_array_equal(decimate(scores[:50], 2000), np.arange(50))
