@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ class Store:
         except OSError as exc:
             raise OutputError(f"{self.folder}: cannot make the server's data folder ({exc.strerror})") from None
         self.path = self.folder / "oddsight.db"
+        self._local = threading.local()
         self.migrate()
 
     # --- connections and schema ---------------------------------------------------------------------------
@@ -123,6 +125,22 @@ class Store:
             raise
         finally:
             con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection, kept open per thread: reads take no write lock (WAL lets them run beside a
+        writer), and each query sees one consistent snapshot."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            try:
+                con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise OutputError(f"{self.path}: cannot open the database ({exc})") from None
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA query_only=ON")
+            con.execute("PRAGMA busy_timeout=30000")
+            self._local.con = con
+        yield con
 
     def migrate(self) -> int:
         """Bring the schema to ``SCHEMA_VERSION``; a database from a newer oddsight is refused."""
@@ -169,15 +187,15 @@ class Store:
         return row
 
     def videos(self) -> list[dict]:
-        with self.connect() as con:
+        with self.read() as con:
             return _rows(con.execute("SELECT * FROM videos ORDER BY created_at DESC"))
 
     def video(self, video_id: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             return _row(con.execute("SELECT * FROM videos WHERE id=?", (video_id,)))
 
     def video_by_path(self, path: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             return _row(con.execute("SELECT * FROM videos WHERE path=?", (path,)))
 
     def delete_video(self, video_id: str) -> bool:
@@ -204,11 +222,11 @@ class Store:
         return self.job(row["id"])  # type: ignore[return-value]
 
     def job(self, job_id: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             return _job(_row(con.execute("SELECT * FROM jobs WHERE id=?", (job_id,))))
 
     def jobs(self, limit: int = 200) -> list[dict]:
-        with self.connect() as con:
+        with self.read() as con:
             rows = _rows(con.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
         return [_job(r) for r in rows]  # type: ignore[misc]
 
@@ -322,7 +340,7 @@ class Store:
         return result_id
 
     def result(self, result_id: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             row = _row(con.execute("SELECT * FROM results WHERE id=?", (result_id,)))
         if row is None:
             return None
@@ -332,7 +350,7 @@ class Store:
 
     def results(self, video_id: str | None = None) -> list[dict]:
         sql = "SELECT id, video_id, job_id, method, model, threshold, options, created_at FROM results"
-        with self.connect() as con:
+        with self.read() as con:
             if video_id:
                 rows = _rows(con.execute(sql + " WHERE video_id=? ORDER BY created_at DESC", (video_id,)))
             else:
@@ -375,11 +393,11 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
-        with self.connect() as con:
+        with self.read() as con:
             return _rows(con.execute(sql, (*args, limit, offset)))
 
     def event(self, event_id: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             return _row(con.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE id=?", (event_id,)))
 
     def review_event(self, event_id: str, review: str | None, note: str | None) -> dict | None:
@@ -405,14 +423,14 @@ class Store:
         return row["id"]
 
     def detectors(self) -> list[dict]:
-        with self.connect() as con:
+        with self.read() as con:
             rows = _rows(con.execute("SELECT * FROM detectors ORDER BY created_at DESC"))
         for r in rows:
             r["videos"] = json.loads(r["videos"])
         return rows
 
     def detector(self, detector_id: str) -> dict | None:
-        with self.connect() as con:
+        with self.read() as con:
             row = _row(con.execute("SELECT * FROM detectors WHERE id=?", (detector_id,)))
         if row is not None:
             row["videos"] = json.loads(row["videos"])
