@@ -71,6 +71,8 @@ class Session:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
         self.state: dict = {}
 
     def go(self, hash_route: str) -> None:
@@ -252,8 +254,17 @@ def test_phone_sized_screen(ui):
         page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def test_no_console_errors_so_far(ui):
+def test_api_docs_load_from_the_server(ui):
+    ui.page.goto(f"{ui.server.url}/docs")
+    ui.page.get_by_text("/api/v1/analyses", exact=True).first.wait_for()
+    ui.shot("api-docs")
+
+
+def test_no_console_errors_and_nothing_fetched_from_elsewhere(ui):
     assert ui.errors == []
+    foreign = [u for u in ui.requests if not u.startswith((ui.server.url, "data:", "blob:", "about:"))]
+    assert foreign == []
+    assert any(u.endswith("/static/plotly.min.js") for u in ui.requests)
 
 
 def test_bad_uploads_show_a_readable_message(ui, tmp_path):

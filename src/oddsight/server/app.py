@@ -85,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Find the unusual in video: upload or register footage, run analyses, review events.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served below with Swagger UI's files from the fastapi-offline package, no CDN
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings
@@ -128,14 +130,31 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _pages(app: FastAPI, settings: Settings) -> None:
-    """The dashboard (one page, its script and style, plotly.js from the plotly package) and the login form."""
+    """The dashboard (one page, its script and style, plotly.js from the plotly package), the API docs (Swagger
+    UI 5 from the fastapi-offline package) and the login form: every file from this process, none from a CDN."""
+    import fastapi_offline
     import plotly
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    swagger = Path(fastapi_offline.__file__).parent / "static"
 
     assets = {
         "app.js": (WEB / "app.js", "text/javascript"),
         "style.css": (WEB / "style.css", "text/css"),
         "plotly.min.js": (Path(plotly.__file__).parent / "package_data" / "plotly.min.js", "text/javascript"),
+        "swagger-ui-bundle.js": (swagger / "swagger-ui-bundle.js", "text/javascript"),
+        "swagger-ui.css": (swagger / "swagger-ui.css", "text/css"),
     }
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="oddsight API",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

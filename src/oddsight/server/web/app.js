@@ -156,9 +156,12 @@ function videoRow(v, detectors) {
     detectors.length ? detectors.map((d) => h("option", { value: d.id }, `${d.name} (${d.encoder})`)) : h("option", { value: "" }, "no detector: fit one in Train"));
   const fps = h("input", { type: "number", min: "0.1", step: "0.1", placeholder: "fps 2", "aria-label": `Frames per second for ${v.name}` });
   const threshold = h("input", { type: "number", step: "any", placeholder: "threshold", "aria-label": `Threshold for ${v.name}` });
+  const more = h("input", { placeholder: 'more: {"smooth": 2}', size: 14, "aria-label": `More detect options for ${v.name}, as JSON` });
   method.addEventListener("change", () => { detector.hidden = method.value !== "oneclass"; });
   const start = h("button", { onclick: async () => {
-    const body = { video_id: v.id, method: method.value };
+    let body;
+    try { body = { ...(more.value.trim() ? JSON.parse(more.value) : {}), video_id: v.id, method: method.value }; }
+    catch { say('More options must be JSON, e.g. {"smooth": 2, "anomaly": ["a fire"]}'); return; }
     if (fps.value) body.fps = Number(fps.value);
     if (threshold.value) body.threshold = Number(threshold.value);
     if (method.value === "oneclass" && detector.value) body.detector_id = detector.value;
@@ -172,7 +175,7 @@ function videoRow(v, detectors) {
   return h("tr", { "data-video": v.id },
     h("td", {}, v.name, h("div", { class: "muted small" }, `${v.width}×${v.height}, ${v.fps} fps, ${v.origin}`)),
     h("td", {}, clock(v.duration_s)), h("td", { class: "hide-narrow" }, mb(v.size)), h("td", { class: "hide-narrow" }, v.frame_count ?? "–"),
-    h("td", {}, h("div", { class: "row" }, method, detector, fps, threshold, start, remove)));
+    h("td", {}, h("div", { class: "row" }, method, detector, fps, threshold, more, start, remove)));
 }
 
 function jobRow(job, names) {
