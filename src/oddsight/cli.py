@@ -476,6 +476,122 @@ def fit(
             )
 
 
+@app.command()
+def watch(
+    sources: Annotated[
+        list[str], typer.Argument(help="Cameras: rtsp://..., http://.../cam.mjpg, /dev/video0, or files.")
+    ],
+    method: Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot")] = "novelty",
+    detector: DetectorOpt = None,
+    fps: Annotated[float, typer.Option("--fps", help="Frames per second scored per camera.")] = 2.0,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option("--alert", help="webhook:https://host/hook or mqtt://broker:1883/prefix; repeatable."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option("--webhook-secret", envvar="ODDSIGHT_WEBHOOK_SECRET", help="Sign webhooks (HMAC-SHA256)."),
+    ] = None,
+    clips: Annotated[
+        Path | None, typer.Option("--clips", help="Folder for snapshots, clips and each camera's events.jsonl.")
+    ] = None,
+    realtime: Annotated[bool, typer.Option("--realtime", help="Play files at their own frame rate.")] = False,
+    threshold: ThresholdOpt = None,
+    warmup: Annotated[
+        float, typer.Option("--warmup", help="Seconds of each camera that set its threshold (no --threshold).")
+    ] = 300.0,
+    cooldown: Annotated[float, typer.Option("--cooldown", help="Seconds after an event before alerting again.")] = 0.0,
+    smooth: SmoothOpt = None,
+    min_event: MinEventOpt = 1.0,
+    merge_gap: MergeGapOpt = 2.0,
+    model: ModelOpt = None,
+    anomaly: AnomalyOpt = None,
+    normal: NormalOpt = None,
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every new/update/end message as a JSON line.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score cameras and streams as they arrive; events open and close live, with snapshots, clips and alerts."""
+    with _Errors():
+        import threading
+
+        from oddsight.errors import ConfigError
+        from oddsight.live.alerts import make_sink
+        from oddsight.live.engine import make_engine
+        from oddsight.live.monitor import Monitor, camera_name
+        from oddsight.options import DetectOptions
+
+        options = {"method": method, "fps": fps, "threshold": threshold, "smooth": smooth, "min_event": min_event}
+        options.update(merge_gap=merge_gap, model=model, detector=detector, anomaly=anomaly, normal=normal)
+        config = DetectOptions.parse(options).to_config(methods=("novelty", "oneclass", "zeroshot"))
+        if clips is not None:
+            from oddsight.atomic import check_writable
+
+            check_writable(clips, folder=True)
+        names = [camera_name(s) for s in sources]
+        if len(set(names)) != len(names):
+            raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
+        lock = threading.Lock()
+
+        def say(payload: dict) -> None:
+            with lock:
+                if as_json:
+                    from oddsight.atomic import dumps
+
+                    typer.echo(dumps(payload))
+                elif not quiet:
+                    e = payload["event"]
+                    span = f"{_clock(e['start_s'])}-{_clock(e['end_s'])}"
+                    clip = f" clip {e['clip']}" if e.get("clip") else ""
+                    typer.echo(
+                        f"{payload['camera']}: {payload['type']:<6} {e['id']} {span} peak {e['peak_score']:.3f}{clip}"
+                    )
+
+        monitors = []
+        for source, name in zip(sources, names, strict=True):
+            sinks = [make_sink(spec, name, webhook_secret) for spec in alert or []]
+            engine = make_engine(config, warmup_s=0 if threshold is not None else warmup, camera=name)
+            monitors.append(Monitor(source, engine, fps, realtime, clips, sinks, say, camera=name, cooldown_s=cooldown))
+        errors: list[BaseException] = []
+
+        def run(m: Monitor) -> None:
+            try:
+                m.run(max_seconds=seconds)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(m,), daemon=True) for m in monitors]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.5)
+        except KeyboardInterrupt:
+            for m in monitors:
+                m.stop()
+            for t in threads:
+                t.join(10)
+        finally:
+            for m in monitors:
+                for sink in m.sinks:
+                    sink.close()
+        for m in monitors:
+            stats = m.stream.stats
+            if not quiet and not as_json:
+                cal = m.engine.calibration
+                level = f"{cal.threshold:g}" if cal.threshold is not None else "not set"
+                typer.echo(
+                    f"{m.camera}: {stats.sampled} frames scored, {stats.dropped} dropped, "
+                    f"{stats.reconnects} reconnect(s); threshold {level} ({cal.source})",
+                    err=True,
+                )
+        if errors:
+            raise errors[0]
+
+
 DataOpt = Annotated[
     Path | None, typer.Option("--data", help="The server's data folder (default $ODDSIGHT_HOME/server).")
 ]

@@ -9,6 +9,7 @@ from oddsight.errors import ModelUnavailableError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "transformers": ("transformers", "torch"),
     "llm": ("llama_cpp", "transformers", "torch"),
+    "live": ("paho",),
     "server": ("fastapi", "uvicorn", "multipart", "plotly", "fastapi_offline"),
 }
 

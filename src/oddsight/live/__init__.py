@@ -1,0 +1,1 @@
+"""Live monitoring: cameras and streams scored as they arrive (``oddsight watch``)."""

@@ -1,0 +1,226 @@
+"""One camera watched live: its stream, the scoring engine, snapshots and clips, the alert channels and the
+event log.
+
+Every message is appended to ``<clips>/<camera>/events.jsonl`` and flushed to disk before it is sent anywhere,
+so a ``kill -9`` loses no event that was reported; at the next start, an event the log shows open is closed
+there with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oddsight.live.alerts import Sink, body
+from oddsight.live.clips import write_clip, write_snapshot
+from oddsight.live.engine import Engine
+from oddsight.live.events import LiveEvent, Message
+from oddsight.live.stream import LiveFrame, LiveStream
+from oddsight.redact import redact_urls
+
+log = logging.getLogger("oddsight.live")
+CLIP_PRE_S = 3.0
+CLIP_POST_S = 3.0
+
+
+def camera_name(url: str) -> str:
+    """A file-system-safe name for a camera from its URL or path (no credentials)."""
+    text = redact_urls(url).split("://", 1)[-1]
+    text = re.sub(r"^[^@/]*@", "", text)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")
+    return name[-60:] or "camera"
+
+
+@dataclass
+class _PendingClip:
+    message: Message
+    ready_at: float  # stream time at which the span after the event is buffered
+
+
+@dataclass
+class Monitor:
+    """Watch ``url`` with ``engine``; messages go to ``sinks`` and ``on_message`` (e.g. ``watch --json``)."""
+
+    url: str
+    engine: Engine
+    fps: float = 2.0
+    realtime: bool = False
+    out: Path | None = None  # clips, snapshots and the JSONL log, under out/<camera>/
+    sinks: list[Sink] = field(default_factory=list)
+    on_message: Callable[[dict[str, Any]], None] | None = None
+    on_update: Callable[[Any, LiveFrame], None] | None = None
+    camera: str | None = None
+    cooldown_s: float = 0.0  # per camera: no new `new` alert sooner than this after the last one ended
+
+    def __post_init__(self) -> None:
+        self.camera = self.camera or camera_name(self.url)
+        self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0)
+        self.folder = (self.out / self.camera) if self.out is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._pending: list[_PendingClip] = []
+        self._peak_frame: dict[str, Any] = {}
+        self._last_end_wall = -1e18
+        self._silenced: set[str] = set()
+        self.scores: list[tuple[int, float, float, float]] = []  # (frame, t, raw, smoothed), for tests and charts
+        self.messages: list[dict[str, Any]] = []
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.folder / "events.jsonl" if self.folder is not None else None
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Events the log shows open (the last run was killed): closed now, in the log, with a note."""
+        path = self.log_path
+        if path is None or not path.exists():
+            return []
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            with open(path, "a") as f:  # the kill cut the last line: end it, so what follows is a line of its own
+                f.write("\n")
+        open_events: dict[str, dict] = {}
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by the kill
+            ev = record.get("event", {})
+            if record.get("type") in ("new", "update"):
+                open_events[ev.get("id")] = record
+            elif record.get("type") == "end":
+                open_events.pop(ev.get("id"), None)
+        closed = []
+        for record in open_events.values():
+            ending = {**record, "type": "end", "time": round(time.time(), 3)}
+            ending["event"] = {**record["event"], "note": "closed on restart: the monitor stopped while it was open"}
+            self._append(ending)
+            closed.append(ending)
+        return closed
+
+    def run(self, max_seconds: float | None = None) -> None:
+        """Score until the stream ends (a file), :meth:`stop` is called, or ``max_seconds`` of stream time."""
+        self.recover()
+        try:
+            for frame in self.stream.frames():
+                self._score(frame)
+                if max_seconds is not None and frame.t >= max_seconds:
+                    break
+        finally:
+            self.stream.stop()
+            for message in self.engine.close(note="the stream ended"):
+                self._emit(message, final=True)
+            for pending in self._pending:
+                self._finish(pending.message)
+            self._pending = []
+            self.stream.close()
+
+    def stop(self) -> None:
+        self.stream.stop()
+
+    def _score(self, frame: LiveFrame) -> None:
+        images = self._images(frame)
+        embedding = self.engine.embed(images)[0]
+        update = self.engine.push(frame.index, frame.t, embedding)
+        self.scores.append((frame.index, frame.t, update.score, update.smoothed))
+        if self.on_update is not None:
+            self.on_update(update, frame)
+        for message in update.messages:
+            if message.event.peak_frame == frame.index:
+                self._peak_frame[message.event.id] = frame.frame
+            self._emit(message)
+        if self.engine.tracker.event is not None and self.engine.tracker.event.peak_frame == frame.index:
+            self._peak_frame[self.engine.tracker.event.id] = frame.frame
+        for pending in [p for p in self._pending if frame.t >= p.ready_at]:
+            self._pending.remove(pending)
+            self._finish(pending.message)
+
+    def _images(self, frame: LiveFrame) -> np.ndarray:
+        w, h = self.engine.encoder.input_size
+        current = frame.frame.to_ndarray(width=w, height=h, format="rgb24")
+        if getattr(self.engine.encoder, "needs_previous", False):
+            previous = frame.previous.to_ndarray(width=w, height=h, format="rgb24")
+            return np.stack([np.stack([previous, current])])
+        return current[None]
+
+    def _emit(self, message: Message, final: bool = False) -> None:
+        ev = message.event
+        if message.type == "new":
+            if time.time() - self._last_end_wall < self.cooldown_s:
+                self._silenced.add(ev.id)  # within the cooldown: logged, not alerted
+            self._snapshot(ev)
+        elif message.type == "update":
+            self._snapshot(ev)
+        elif message.type == "end":
+            self._last_end_wall = time.time()
+            if self.folder is not None and not final:
+                self._pending.append(_PendingClip(message, ev.end_s + CLIP_POST_S))
+                return  # sent when its clip is written
+            if self.folder is not None:
+                self._finish(message)
+                return
+        self._send(message)
+
+    def _snapshot(self, ev: LiveEvent) -> None:
+        frame = self._peak_frame.get(ev.id)
+        if self.folder is None or frame is None:
+            return
+        path = self.folder / f"{ev.id}.jpg"
+        try:
+            write_snapshot(frame, path)
+            ev.snapshot = str(path)
+        except Exception as exc:
+            log.warning("%s: snapshot not written (%s)", self.camera, exc)
+
+    def _finish(self, message: Message) -> None:
+        ev = message.event
+        path = self.folder / f"{ev.id}.mp4"
+        packets = self.stream.packets_between(ev.start_s - CLIP_PRE_S, ev.end_s + CLIP_POST_S)
+        try:
+            write_clip(packets, self.stream.template, path)
+            ev.clip = str(path)
+        except Exception as exc:
+            log.warning("%s: clip not written (%s)", self.camera, exc)
+        self._peak_frame.pop(ev.id, None)
+        self._send(message)
+
+    def _send(self, message: Message) -> None:
+        payload = body(message, self.camera or "camera")
+        if message.event.extra.get("note"):
+            payload["event"]["note"] = message.event.extra["note"]
+        self._append(payload)
+        self.messages.append(payload)
+        if self.on_message is not None:
+            self.on_message(payload)
+        if message.event.id in self._silenced:
+            if message.type == "end":
+                self._silenced.discard(message.event.id)
+            return
+        for sink in self.sinks:
+            sink.send(payload)
+
+    def _append(self, payload: dict[str, Any]) -> None:
+        path = self.log_path
+        if path is None:
+            return
+        with open(path, "a") as f:
+            f.write(json.dumps(payload) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "camera": self.camera,
+            "url": redact_urls(self.url),
+            "calibration": self.engine.calibration.to_dict(),
+            "stream": self.stream.stats.to_dict(),
+            "open_event": self.engine.tracker.event.to_dict() if self.engine.tracker.event else None,
+        }

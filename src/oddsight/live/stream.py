@@ -1,0 +1,282 @@
+"""A camera, stream or file read live in a thread: every packet into a ring buffer (for clips, remuxed later),
+sampled frames (with the frame decoded before each, for motion) into a small queue the scorer takes from.
+
+When scoring is slower than the stream the queue drops its oldest frame (counted), so decoding never falls
+behind without bound. A stream that drops is reopened with backoff, forever (a camera rebooting is normal), and
+each outage is recorded. A file ends at its end; with ``realtime`` it is delivered at its own frame rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from oddsight.errors import StreamError, VideoDecodeError
+from oddsight.redact import redact_urls
+from oddsight.video.source import is_stream_url
+
+log = logging.getLogger("oddsight.live")
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+@dataclass
+class LiveFrame:
+    index: int  # decoded frames since the monitor started (across reconnects)
+    t: float  # seconds of the stream's own clock since it started (continued across reconnects)
+    frame: Any  # av.VideoFrame
+    previous: Any  # av.VideoFrame decoded just before (the frame itself for the very first)
+    wall: float  # time.time() when it was decoded
+
+
+@dataclass
+class StoredPacket:
+    data: bytes
+    pts: int | None
+    dts: int | None
+    duration: int | None
+    keyframe: bool
+    t: float
+
+
+@dataclass
+class StreamStats:
+    decoded: int = 0
+    sampled: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    outages: list[dict] = field(default_factory=list)
+    connected: bool = False
+    lag_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decoded": self.decoded,
+            "sampled": self.sampled,
+            "dropped": self.dropped,
+            "reconnects": self.reconnects,
+            "outages": self.outages[-20:],
+            "connected": self.connected,
+            "lag_s": round(self.lag_s, 3),
+        }
+
+
+class LiveStream:
+    """Read ``url`` in a background thread; iterate :meth:`frames` for the sampled frames."""
+
+    def __init__(
+        self,
+        url: str,
+        fps: float = 2.0,
+        *,
+        realtime: bool = False,
+        ring_s: float = 30.0,
+        queue_size: int = 2,
+        reconnect: bool | None = None,
+        open_timeout_s: float = 10.0,
+    ) -> None:
+        self.url, self.fps, self.realtime, self.ring_s = url, fps, realtime, ring_s
+        self.shown = redact_urls(url)
+        self.live = is_stream_url(url)
+        self.reconnect = self.live if reconnect is None else reconnect
+        self.open_timeout_s = open_timeout_s
+        self.stats = StreamStats()
+        self._queue: queue.Queue[LiveFrame | BaseException | None] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._ring: deque[StoredPacket] = deque()
+        self._ring_lock = threading.Lock()
+        self.template: dict[str, Any] | None = None  # the video stream's codec parameters, for remuxing
+        self._container = None
+        self._thread = threading.Thread(target=self._run, name=f"oddsight-live-{self.shown[:30]}", daemon=True)
+        self._started = False
+
+    # --- the reader thread ---------------------------------------------------------------------------
+
+    def start(self) -> LiveStream:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _keep_open(self, container) -> None:
+        """The last connection stays open (its stream is the template clips are remuxed with) until the next
+        one replaces it or :meth:`close`."""
+        with self._ring_lock:
+            old, self._container = self._container, container
+        if old is not None and old is not container:
+            old.close()
+
+    def close(self) -> None:
+        """Stop reading and release the last connection (after the last clip is written)."""
+        self.stop()
+        if self._started:
+            self._thread.join(5)
+        with self._ring_lock:
+            container, self._container, self.template = self._container, None, None
+        if container is not None:
+            container.close()
+
+    def _open(self):
+        import av
+
+        options = {"rtsp_transport": "tcp", "stimeout": str(int(self.open_timeout_s * 1e6))}
+        kwargs: dict[str, Any] = {"timeout": (self.open_timeout_s, self.open_timeout_s)}
+        if self.url.startswith("/dev/video"):
+            kwargs["format"] = "v4l2"
+        if self.url.lower().startswith("rtsp"):
+            kwargs["options"] = options
+        return av.open(self.url, **kwargs)
+
+    def _run(self) -> None:
+        attempt = 0
+        index = 0
+        base_t = 0.0
+        last_t: float | None = None
+        outage_since: float | None = None
+        first_open = True
+        while not self._stop.is_set():
+            try:
+                container = self._open()
+            except Exception as exc:
+                if first_open and not self.reconnect:
+                    self._fail(VideoDecodeError(f"{self.shown}: cannot be opened ({redact_urls(str(exc))})"))
+                    return
+                outage_since = outage_since or time.time()
+                self._wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                attempt += 1
+                continue
+            if outage_since is not None:
+                self.stats.outages.append({"from": outage_since, "to": time.time(), "s": time.time() - outage_since})
+                self.stats.reconnects += 1
+                log.warning("%s: reconnected after %.1f s", self.shown, time.time() - outage_since)
+                outage_since = None
+            first_open, attempt = False, 0
+            self.stats.connected = True
+            try:
+                index, last_t = self._read(container, index, base_t)
+            except Exception as exc:
+                log.warning("%s: stream lost (%s)", self.shown, redact_urls(str(exc)))
+            finally:
+                self.stats.connected = False
+                self._keep_open(container)
+            if not self.reconnect:
+                break
+            outage_since = time.time()
+            base_t = (last_t or base_t) + 1.0 / max(self.fps, 1.0)
+            self._wait(BACKOFF_S[0])
+        self._put(None)
+
+    def _read(self, container, index: int, base_t: float) -> tuple[int, float | None]:
+        if not container.streams.video:
+            raise StreamError(f"{self.shown}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 90000)
+        self.template = {"codec": stream.codec_context.name, "stream": stream, "time_base": tb}
+        first_pts: int | None = None
+        next_sample = base_t
+        previous = None
+        last_t: float | None = None
+        wall0 = time.monotonic()
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                break
+            if packet.size == 0:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is not None and first_pts is None:
+                first_pts = pts
+            t_packet = base_t + float((pts - (first_pts or 0)) * tb) if pts is not None else (last_t or base_t)
+            self._keep(packet, t_packet)
+            for frame in packet.decode():
+                t = base_t + float((frame.pts - (first_pts or 0)) * tb) if frame.pts is not None else t_packet
+                index += 1
+                self.stats.decoded += 1
+                if self.realtime:
+                    ahead = (t - base_t) - (time.monotonic() - wall0)
+                    if ahead > 0:
+                        self._wait(ahead)
+                if t + 1e-9 >= next_sample:
+                    next_sample = max(next_sample + 1.0 / self.fps, t + 0.5 / self.fps)
+                    self._offer(
+                        LiveFrame(index - 1, t, frame, previous if previous is not None else frame, time.time())
+                    )
+                previous = frame
+                last_t = t
+        return index, last_t
+
+    def _keep(self, packet, t: float) -> None:
+        stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.duration, bool(packet.is_keyframe), t)
+        with self._ring_lock:
+            self._ring.append(stored)
+            while self._ring and t - self._ring[0].t > self.ring_s:
+                self._ring.popleft()
+
+    def _offer(self, frame: LiveFrame) -> None:
+        self.stats.sampled += 1
+        if not (self.live or self.realtime):
+            self._put(frame)  # a file read as fast as it scores: wait for the scorer, drop nothing
+            return
+        while True:
+            try:
+                self._queue.put_nowait(frame)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # the oldest waiting frame: scoring is behind
+                    self.stats.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _fail(self, exc: BaseException) -> None:
+        self._put(exc)
+
+    def _wait(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    # --- the consumer ------------------------------------------------------------------------------
+
+    def frames(self):
+        """The sampled frames, as they come; ends when the file ends or :meth:`stop` is called."""
+        self.start()
+        while True:
+            try:
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set() or not self._thread.is_alive():
+                    return
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.stats.lag_s = max(0.0, time.time() - item.wall)
+            yield item
+
+    def packets_between(self, start_s: float, end_s: float) -> list[StoredPacket]:
+        """Packets from the last keyframe at or before ``start_s`` up to ``end_s`` (what a clip remuxes)."""
+        with self._ring_lock:
+            packets = list(self._ring)
+        first = None
+        for i, p in enumerate(packets):
+            if p.t > start_s and first is not None:
+                break
+            if p.keyframe:
+                first = i
+        return [] if first is None else [p for p in packets[first:] if p.t <= end_s]

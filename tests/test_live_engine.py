@@ -1,0 +1,133 @@
+"""The live engine without a network: the event tracker's rules, causal novelty, calibration, and `watch` on a
+file (events, snapshots, clips remuxed from packets, the JSONL log and its recovery after a kill)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import av
+import numpy as np
+import pytest
+
+from oddsight.live.engine import CausalNovelty, make_engine
+from oddsight.live.events import EventTracker
+from oddsight.live.monitor import Monitor, camera_name
+from oddsight.options import DetectOptions
+from tests.conftest import make_video
+from tests.server_process import oddsight
+
+SAMPLE = "samples/pedestrians.mp4"
+
+
+def _run(tracker: EventTracker, scores: list[float], dt: float = 0.5) -> list[tuple[str, int, int]]:
+    out = []
+    for i, s in enumerate(scores):
+        out += [(m.type, m.event.start_frame, m.event.end_frame) for m in tracker.push(i, i * dt, s)]
+    out += [(m.type, m.event.start_frame, m.event.end_frame) for m in tracker.close()]
+    return out
+
+
+def test_tracker_reports_after_min_length_and_merges_short_dips():
+    t = EventTracker(1.0, hysteresis=0.1, min_event_s=1.0, merge_gap_s=2.0)
+    scores = [0, 0, 1.2, 1.3, 1.4, 0.5, 1.5, 1.2, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert _run(t, scores) == [("new", 2, 4), ("end", 2, 7)]  # the dip at 5 is shorter than the merge gap
+
+
+def test_tracker_drops_blips_and_keeps_hysteresis():
+    t = EventTracker(1.0, hysteresis=0.2, min_event_s=1.0, merge_gap_s=0.0)
+    assert _run(t, [0, 1.1, 0, 0, 0]) == []  # one sample: shorter than the minimum
+    t = EventTracker(1.0, hysteresis=0.2, min_event_s=0.5, merge_gap_s=0.0)
+    assert _run(t, [0, 1.1, 0.85, 0.85, 0.5, 0]) == [("new", 1, 2), ("end", 1, 3)]  # 0.85 stays above 0.8
+
+
+def test_tracker_updates_on_a_new_peak_at_most_every_few_seconds():
+    t = EventTracker(1.0, min_event_s=0.0, merge_gap_s=0.0, update_every_s=1.0)
+    kinds = [m.type for i, s in enumerate([1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 0]) for m in t.push(i, i * 0.5, s)]
+    assert kinds == ["new", "update", "update", "end"]
+
+
+def test_causal_novelty_is_deterministic_and_causal():
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(80, 16 * 16 * 4)).astype(np.float32)
+    frames[60:64] += 6.0  # something new
+    a, b = CausalNovelty(16, memory=32), CausalNovelty(16, memory=32)
+    sa = [a.score(f, i * 0.5) for i, f in enumerate(frames)]
+    sb = [b.score(f, i * 0.5) for i, f in enumerate(frames)]
+    assert sa == sb
+    assert max(sa[60:64]) > 2 * np.median(sa[30:60])
+    c = CausalNovelty(16, memory=32)  # the future never changes a past score
+    sc = [c.score(f, i * 0.5) for i, f in enumerate(frames[:50])]
+    assert sc == sa[:50]
+
+
+def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
+    config = DetectOptions.parse({}).to_config()
+    engine = make_engine(config, warmup_s=20)
+    monitor = Monitor(SAMPLE, engine, 2.0)
+    monitor.run()
+    cal = engine.calibration
+    assert cal.source == "warm-up" and cal.threshold is not None and cal.set_at is not None
+    assert all(m["event"]["start_s"] >= 20 for m in monitor.messages)  # nothing during the warm-up
+
+
+def test_watch_a_file_writes_events_snapshots_and_clips(tmp_path):
+    video = make_video(tmp_path / "cam.mp4", 300, fps=10, size=(160, 120), anomaly=range(200, 225), codec="libx264")
+    clips = tmp_path / "clips"
+    run = subprocess.run(
+        oddsight("watch", str(video), "--threshold", "1.5", "--clips", str(clips), "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(x) for x in run.stdout.splitlines()]
+    assert [m["type"] for m in lines][0] == "new" and lines[-1]["type"] == "end"
+    end = lines[-1]
+    event = end["event"]
+    assert set(event) >= {"id", "start_frame", "end_frame", "start_s", "end_s", "peak_s", "peak_score", "label"}
+    assert 18 <= event["start_s"] <= 21 and event["end_s"] >= 22 and end["camera"] == camera_name(str(video))
+    snapshot, clip = event["snapshot"], event["clip"]
+    assert open(snapshot, "rb").read(2) == b"\xff\xd8"
+    with av.open(clip) as c:  # remuxed, not re-encoded: the source's own codec, and the whole event with margins
+        stream = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(stream)]
+        assert stream.codec_context.name == "h264"
+    assert times[-1] - times[0] >= (event["end_s"] - event["start_s"]) + 3
+    log = (clips / end["camera"] / "events.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in log] == lines
+
+
+def test_an_event_left_open_by_a_kill_is_closed_on_restart(tmp_path):
+    clips = tmp_path / "clips"
+    camera = camera_name(SAMPLE)
+    folder = clips / camera
+    folder.mkdir(parents=True)
+    opened = {"type": "new", "camera": camera, "time": 1.0, "event": {"id": "x-1", "start_s": 1.0, "end_s": 2.0}}
+    (folder / "events.jsonl").write_text(json.dumps(opened) + "\n" + '{"type": "upd')  # killed mid-line
+    config = DetectOptions.parse({"threshold": 100.0}).to_config()
+    monitor = Monitor(SAMPLE, make_engine(config, warmup_s=0), 2.0, out=clips)
+    closed = monitor.recover()
+    assert len(closed) == 1 and closed[0]["type"] == "end" and "restart" in closed[0]["event"]["note"]
+    assert monitor.recover() == []  # once
+    lines = (folder / "events.jsonl").read_text().splitlines()
+    assert lines[1] == '{"type": "upd'  # the cut line is left as it was, on a line of its own
+    last = json.loads(lines[-1])
+    assert last["event"]["id"] == "x-1" and last["type"] == "end"
+
+
+def test_watch_bad_input_is_one_line(tmp_path):
+    for args, words in (
+        (["/no/such/file.mp4"], "cannot be opened"),
+        ([SAMPLE, "--method", "lavad"], "choose one of novelty, oneclass, zeroshot"),
+        ([SAMPLE, "--alert", "smtp://x"], "--alert takes"),
+        ([SAMPLE, "--fps", "0"], "--fps"),
+    ):
+        run = subprocess.run(oddsight("watch", *args, "--threshold", "1"), capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0 and words in run.stderr and "Traceback" not in run.stderr, (args, run.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _project_root(monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
