@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import av
 import numpy as np
@@ -83,13 +84,13 @@ def test_watch_a_file_writes_events_snapshots_and_clips(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     lines = [json.loads(x) for x in run.stdout.splitlines()]
-    assert [m["type"] for m in lines][0] == "new" and lines[-1]["type"] == "end"
+    assert lines[0]["type"] == "new" and lines[-1]["type"] == "end"
     end = lines[-1]
     event = end["event"]
     assert set(event) >= {"id", "start_frame", "end_frame", "start_s", "end_s", "peak_s", "peak_score", "label"}
     assert 18 <= event["start_s"] <= 21 and event["end_s"] >= 22 and end["camera"] == camera_name(str(video))
     snapshot, clip = event["snapshot"], event["clip"]
-    assert open(snapshot, "rb").read(2) == b"\xff\xd8"
+    assert Path(snapshot).read_bytes()[:2] == b"\xff\xd8"
     with av.open(clip) as c:  # remuxed, not re-encoded: the source's own codec, and the whole event with margins
         stream = c.streams.video[0]
         times = [float(f.time) for f in c.decode(stream)]
