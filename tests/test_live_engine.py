@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -61,6 +62,21 @@ def test_causal_novelty_is_deterministic_and_causal():
     c = CausalNovelty(16, memory=32)  # the future never changes a past score
     sc = [c.score(f, i * 0.5) for i, f in enumerate(frames[:50])]
     assert sc == sa[:50]
+
+
+def test_a_file_played_live_scores_as_the_file(tmp_path):
+    """The live path (real-time pacing, the dropping queue) and the file path give the same scores."""
+    video = make_video(tmp_path / "cam.mp4", 120, fps=10, size=(160, 120), anomaly=range(80, 95), codec="libx264")
+    config = DetectOptions.parse({"threshold": 1.5}).to_config()
+    played = Monitor(str(video), make_engine(config, warmup_s=0), 2.0, realtime=True)
+    t0 = time.monotonic()
+    played.run()
+    assert time.monotonic() - t0 >= 10  # delivered at its own rate, as a camera would
+    read = Monitor(str(video), make_engine(config, warmup_s=0), 2.0)
+    read.run()
+    assert played.stream.stats.dropped == 0
+    assert played.scores == read.scores and len(read.scores) == 24
+    assert [m["event"]["start_frame"] for m in played.messages] == [m["event"]["start_frame"] for m in read.messages]
 
 
 def test_warmup_sets_the_threshold_from_the_camera(tmp_path):

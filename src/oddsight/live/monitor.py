@@ -71,6 +71,7 @@ class Monitor:
         self._peak_frame: dict[str, Any] = {}
         self._last_end_wall = -1e18
         self._silenced: set[str] = set()
+        self._outages_logged = 0
         self.scores: list[tuple[int, float, float, float]] = []  # (frame, t, raw, smoothed), for tests and charts
         self.messages: list[dict[str, Any]] = []
 
@@ -127,6 +128,7 @@ class Monitor:
         self.stream.stop()
 
     def _score(self, frame: LiveFrame) -> None:
+        self._log_outages()
         images = self._images(frame)
         embedding = self.engine.embed(images)[0]
         update = self.engine.push(frame.index, frame.t, embedding)
@@ -207,8 +209,18 @@ class Monitor:
         for sink in self.sinks:
             sink.send(payload)
 
-    def _append(self, payload: dict[str, Any]) -> None:
-        path = self.log_path
+    def _log_outages(self) -> None:
+        """Each outage the stream got over, once, in ``outages.jsonl`` beside the event log."""
+        outages = self.stream.stats.outages
+        while self._outages_logged < len(outages):
+            outage = outages[self._outages_logged]
+            self._outages_logged += 1
+            log.warning("%s: stream was down %.1f s", self.camera, outage["s"])
+            if self.folder is not None:
+                self._append({"type": "outage", "camera": self.camera, **outage}, self.folder / "outages.jsonl")
+
+    def _append(self, payload: dict[str, Any], path: Path | None = None) -> None:
+        path = path or self.log_path
         if path is None:
             return
         with open(path, "a") as f:

@@ -22,6 +22,7 @@ from oddsight.redact import redact_urls
 from oddsight.video.source import is_stream_url
 
 log = logging.getLogger("oddsight.live")
+WALLCLOCK_FORMATS = {"mpjpeg", "mjpeg", "image2pipe"}
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
@@ -186,18 +187,26 @@ class LiveStream:
         previous = None
         last_t: float | None = None
         wall0 = time.monotonic()
+        # MJPEG over HTTP carries no timestamps (FFmpeg numbers its frames at 25 fps): its clock is the wall's
+        wallclock = container.format.name in WALLCLOCK_FORMATS
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
             if packet.size == 0:
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
-            if pts is not None and first_pts is None:
-                first_pts = pts
-            t_packet = base_t + float((pts - (first_pts or 0)) * tb) if pts is not None else (last_t or base_t)
+            origin = first_pts if first_pts is not None else pts
+            t_packet = base_t + float((pts - origin) * tb) if pts is not None else (last_t or base_t)
             self._keep(packet, t_packet)
             for frame in packet.decode():
-                t = base_t + float((frame.pts - (first_pts or 0)) * tb) if frame.pts is not None else t_packet
+                if frame.pts is not None and first_pts is None:
+                    first_pts = frame.pts  # the first frame shown is time 0 (B-frames make packet order differ)
+                if wallclock:
+                    t = base_t + time.monotonic() - wall0
+                elif frame.pts is not None:
+                    t = base_t + float((frame.pts - first_pts) * tb)
+                else:
+                    t = last_t or base_t
                 index += 1
                 self.stats.decoded += 1
                 if self.realtime:

@@ -1,0 +1,251 @@
+"""Live monitoring against real servers started here on 127.0.0.1: GStreamer's RTSP server (Debian's
+gir1.2-gst-rtsp-server-1.0, under Debian's own Python) serving a real UCF-Crime video, an MJPEG-over-HTTP
+stream, Mosquitto (Debian) for MQTT, and an HTTP receiver for signed webhooks.
+
+These run in real time: each RTSP test takes about as long as its video (37 s).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import av
+import numpy as np
+import pytest
+
+from oddsight.live.alerts import SIGNATURE_HEADER, MqttSink, WebhookSink, sign
+from oddsight.live.engine import make_engine
+from oddsight.live.monitor import Monitor
+from oddsight.options import DetectOptions
+from tests.conftest import shared_data
+from tests.server_process import free_port
+
+FIGHT = "ucf_crime/videos/Fighting033_x264.mp4"  # 37 s; the fight is frames 570-840 (19-28 s)
+THRESHOLD = 1.0
+SYSTEM_PYTHON = "/usr/bin/python3"
+SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+
+
+def _need(condition: bool, what: str) -> None:
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} is missing: scripts/install.sh all installs it")
+        pytest.skip(f"{what} is not installed")
+
+
+class RtspServer:
+    def __init__(self, video: Path, port: int | None = None) -> None:
+        self.video, self.port = video, port or free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> RtspServer:
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.port), str(self.video)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        line = self.proc.stdout.readline()  # printed once it listens (the first GStreamer start scans plugins)
+        assert line.startswith("rtsp://"), line
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def rtsp():
+    _need(
+        Path(SYSTEM_PYTHON).exists()
+        and subprocess.run(
+            [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"], capture_output=True
+        ).returncode
+        == 0,
+        "Debian's GStreamer RTSP server (gir1.2-gst-rtsp-server-1.0, python3-gi)",
+    )
+    server = RtspServer(shared_data() / FIGHT).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    _need(Path(exe).exists(), "Mosquitto")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield port
+    proc.kill()
+    proc.wait(5)
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    got: ClassVar[list[tuple[dict, str | None, bytes]]] = []
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.got.append((json.loads(data), self.headers.get(SIGNATURE_HEADER), data))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook():
+    Receiver.got = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Receiver.got
+    server.shutdown()
+
+
+def _engine():
+    return make_engine(DetectOptions.parse({"threshold": THRESHOLD}).to_config(), warmup_s=0)
+
+
+def test_rtsp_event_live_with_clip_alerts_and_the_file_scores(rtsp, mosquitto, webhook, tmp_path):
+    import paho.mqtt.client as mqtt
+
+    received: list[tuple[str, dict | str, bool]] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: received.append(
+        (m.topic, json.loads(m.payload) if m.payload.startswith(b"{") else m.payload.decode(), m.retain)
+    )
+    sub.connect("127.0.0.1", mosquitto)
+    sub.subscribe("oddsight/#", qos=1)
+    sub.loop_start()
+    hook_url, got = webhook
+    down = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    sinks = [
+        WebhookSink(hook_url, secret="hook-secret"),
+        WebhookSink(down, timeout_s=1, retries=2),  # down: must not stall scoring
+        MqttSink(f"mqtt://127.0.0.1:{mosquitto}/oddsight", "door"),
+    ]
+    monitor = Monitor(rtsp.url, _engine(), 2.0, out=tmp_path / "clips", sinks=sinks, camera="door")
+    t0 = time.monotonic()
+    monitor.run(max_seconds=36)
+    live_s = time.monotonic() - t0
+    for sink in sinks[:1] + sinks[2:]:
+        sink.close()
+    time.sleep(1)
+    sub.loop_stop()
+
+    types = [m["type"] for m in monitor.messages]
+    assert types[0] == "new" and types[-1] == "end", types
+    first = monitor.messages[0]["event"]["id"]  # the fight (later ones may follow: its aftermath)
+    event = next(m["event"] for m in monitor.messages if m["type"] == "end" and m["event"]["id"] == first)
+    assert 18 <= event["start_s"] <= 28 and event["end_s"] <= 37, event
+    with av.open(event["clip"]) as c:  # remuxed from the RTSP packets: plays, and spans the event
+        times = [float(f.time) for f in c.decode(c.streams.video[0])]
+    assert times[-1] - times[0] >= event["end_s"] - event["start_s"]
+    assert live_s < 45  # the dead webhook's retries did not hold scoring back
+
+    # the file's scores: the RTSP client joins a few frames in (at the first decodable one), so its memory holds
+    # slightly different frames; the scores track the file's closely and the event is the same
+    from_file = Monitor(str(shared_data() / FIGHT), _engine(), 2.0)
+    from_file.run(max_seconds=36)
+    t_file = np.array([t for _, t, _, _ in from_file.scores])
+    s_file = np.array([s for _, _, _, s in from_file.scores])
+    s_live = np.array([s for _, _, _, s in monitor.scores])
+    nearest = s_file[np.abs(t_file[None, :] - np.array([t for _, t, _, _ in monitor.scores])[:, None]).argmin(axis=1)]
+    assert np.corrcoef(s_live, nearest)[0, 1] > 0.9
+    file_event = from_file.messages[0]["event"]
+    assert file_event["start_s"] < event["end_s"] and event["start_s"] < file_event["end_s"]
+
+    # webhook: every message, signed
+    assert [p["type"] for p, _, _ in got] == types
+    for payload, signature, raw in got:
+        assert signature == sign("hook-secret", raw)
+        assert set(payload["event"]) >= {"id", "start_frame", "end_frame", "start_s", "end_s", "peak_s", "peak_score"}
+        assert payload["camera"] == "door"
+    assert sinks[1].failed >= 1 and sinks[1].delivered == 0
+
+    # MQTT: the same bodies on oddsight/door/events, and a retained availability
+    events = [p for topic, p, _ in received if topic == "oddsight/door/events"]
+    assert [p["type"] for p in events] == types
+    assert ("oddsight/door/availability", "online") in [(t, p) for t, p, _ in received]
+    assert any(t == "oddsight/door/events/new" for t, _, _ in received)
+
+
+def test_rtsp_outage_reconnects_and_keeps_scoring(rtsp, tmp_path):
+    monitor = Monitor(rtsp.url, _engine(), 2.0, out=tmp_path / "clips", camera="gate")
+    runner = threading.Thread(target=monitor.run, kwargs={"max_seconds": 20}, daemon=True)
+    runner.start()
+    time.sleep(8)
+    before = len(monitor.scores)
+    rtsp.stop()  # the camera goes away for 20 s
+    time.sleep(20)
+    during = len(monitor.scores)
+    rtsp.start()
+    runner.join(90)
+    assert not runner.is_alive()
+    stats = monitor.stream.stats
+    assert stats.reconnects >= 1 and stats.outages and stats.outages[0]["s"] >= 15
+    assert len(monitor.scores) > during >= before > 5  # scoring went on after the camera came back
+    outages = [json.loads(x) for x in (tmp_path / "clips" / "gate" / "outages.jsonl").read_text().splitlines()]
+    assert outages and outages[0]["type"] == "outage" and outages[0]["s"] >= 15
+
+
+class Mjpeg(http.server.BaseHTTPRequestHandler):
+    frames: ClassVar[list[bytes]] = []
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for jpeg in Mjpeg.frames:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                self.wfile.write(f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+def test_mjpeg_over_http(tmp_path):
+    import io
+
+    with av.open(str(shared_data() / FIGHT)) as c:
+        Mjpeg.frames = []
+        for i, frame in enumerate(c.decode(c.streams.video[0])):
+            if i % 3 == 0:  # 10 fps
+                buf = io.BytesIO()
+                frame.to_image().save(buf, format="JPEG", quality=80)
+                Mjpeg.frames.append(buf.getvalue())
+            if len(Mjpeg.frames) >= 100:
+                break
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mjpeg)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cam.mjpg"
+        monitor = Monitor(url, _engine(), 2.0, camera="mjpeg")
+        monitor.stream.reconnect = False
+        monitor.run(max_seconds=8)
+    finally:
+        server.shutdown()
+    assert len(monitor.scores) >= 12 and monitor.stream.stats.decoded >= 70
