@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -148,3 +149,60 @@ def test_watch_bad_input_is_one_line(tmp_path):
 @pytest.fixture(autouse=True)
 def _project_root(monkeypatch):
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _two_anomalies(path: Path, where: str) -> Path:
+    """30 s at 10 fps of the synthetic scene, with a blob darting across the top (``where="top"``) or a different
+    one in the bottom-left corner from 20 s to 23 s."""
+    import numpy as np
+
+    from tests.conftest import scene
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(300):
+            img = scene(i, 160, 120)
+            if 200 <= i < 230:
+                if where == "top":
+                    x = (i * 9) % 80
+                    img[5:35, x : x + 60] = (255, 30, 0)
+                else:
+                    y = 70 + (i * 7) % 30
+                    img[y : y + 20, 5:45] = (0, 40, 255)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), "rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_false_alarm_feedback_silences_that_scene_only(tmp_path):
+    clips = tmp_path / "clips"
+    top = _two_anomalies(tmp_path / "cam.mp4", "top")
+
+    def watch(video: Path) -> list[dict]:
+        run = subprocess.run(
+            oddsight("watch", str(video), "--threshold", "1.5", "--clips", str(clips), "--json"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        return [json.loads(x) for x in run.stdout.splitlines()]
+
+    first = watch(top)
+    ends = [m for m in first if m["type"] == "end"]
+    assert len(ends) == 1 and 19 <= ends[0]["event"]["start_s"] <= 23
+    event_id = ends[0]["event"]["id"]
+    said = subprocess.run(oddsight("feedback", event_id, "false-alarm", "--clips", str(clips)), capture_output=True)
+    assert said.returncode == 0, said.stderr
+    assert watch(top) == []  # the same scene again: silent
+    (tmp_path / "cam2").mkdir()
+    other = _two_anomalies(tmp_path / "cam2" / "cam.mp4", "bottom")
+    # a different anomaly seen by the same camera (its feedback memory copied over) still raises an event
+    shutil.copytree(clips / camera_name(str(top)) / "normal", clips / camera_name(str(other)) / "normal")
+    again = [m for m in watch(other) if m["type"] == "end"]
+    assert len(again) == 1 and 19 <= again[0]["event"]["start_s"] <= 24
+    bad = subprocess.run(oddsight("feedback", "nope", "false-alarm", "--clips", str(clips)), capture_output=True)
+    assert bad.returncode != 0 and b"no event nope" in bad.stderr

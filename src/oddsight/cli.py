@@ -592,6 +592,20 @@ def watch(
             raise errors[0]
 
 
+@app.command()
+def feedback(
+    event_id: Annotated[str, typer.Argument(help="The event's id (from the watch log or its alerts).")],
+    verdict: Annotated[str, typer.Argument(help="false-alarm | confirmed")],
+    clips: Annotated[Path, typer.Option("--clips", help="The --clips folder `oddsight watch` wrote.")] = Path("clips"),
+) -> None:
+    """Say an event was a false alarm (its scene joins the camera's normal memory) or confirm it."""
+    with _Errors():
+        from oddsight.live.feedback import give_feedback
+
+        folder = give_feedback(clips, event_id, verdict)
+        typer.echo(f"{event_id}: {verdict} (camera {folder.name}; a running watch picks it up within seconds)")
+
+
 DataOpt = Annotated[
     Path | None, typer.Option("--data", help="The server's data folder (default $ODDSIGHT_HOME/server).")
 ]

@@ -47,6 +47,7 @@ class CausalNovelty:
         self._sum: np.ndarray | None = None
         self._sq: np.ndarray | None = None
         self._count = 0
+        self._normal: np.ndarray | None = None
 
     def _scale(self) -> np.ndarray:
         mean = self._sum / max(self._count, 1)
@@ -68,7 +69,12 @@ class CausalNovelty:
         if self._size < min(self.min_memory, self.memory):
             return 0.0  # too little past to tell new from normal yet (a camera's first seconds)
         scale = self._scale()
-        bank = self._bank[: self._size] / scale
+        bank = (
+            self._bank[: self._size]
+            if self._normal is None
+            else np.concatenate([self._bank[: self._size], self._normal])
+        )
+        bank = bank / scale
         return float(top_mean(cell_distances((cells / scale)[None], bank, self.grid))[0])
 
     def _remember(self, t: float, cells: np.ndarray) -> None:
@@ -83,14 +89,9 @@ class CausalNovelty:
         self._bank[slot] = cells
         self._times[slot] = t
 
-    def remember_now(self, embedding: np.ndarray) -> None:
-        """Feedback: this frame is normal here: into the memory at once, ahead of the reservoir."""
-        cells = as_cells(embedding[None, :], self.grid)[0]
-        if self._bank is None:
-            return
-        slot = self._size if self._size < self.memory else int(self._rng.integers(0, self.memory))
-        self._size = max(self._size, slot + 1)
-        self._bank[slot] = cells
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        """Frames a person said are normal here (false alarms): compared with always, never evicted."""
+        self._normal = None if embeddings is None or len(embeddings) == 0 else as_cells(embeddings, self.grid)
 
 
 class FrameDetector:

@@ -10,6 +10,7 @@ most once per ``update_every_s``.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,7 +80,8 @@ class EventTracker:
         ev = self.event
         if ev is None:
             if score >= self.threshold:
-                self.event = LiveEvent(f"{self.prefix}-{next(_ids)}", frame, frame, t, t, frame, t, score, label)
+                event_id = f"{self.prefix}-{int(time.time() * 1000):x}-{next(_ids)}"  # unique across runs
+                self.event = LiveEvent(event_id, frame, frame, t, t, frame, t, score, label)
                 self._reported, self._below_since = False, None
                 out += self._maybe_report(t)
             return out

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from oddsight.redact import redact_urls
 log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
 CLIP_POST_S = 3.0
+FEEDBACK_POLL_S = 5.0  # how often a running monitor looks for new false-alarm feedback
 
 
 def camera_name(url: str) -> str:
@@ -72,6 +74,10 @@ class Monitor:
         self._last_end_wall = -1e18
         self._silenced: set[str] = set()
         self._outages_logged = 0
+        self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
+        self._normal_seen: tuple | None = None
+        self._normal_checked = 0.0
+        self._load_feedback()
         self.scores: list[tuple[int, float, float, float]] = []  # (frame, t, raw, smoothed), for tests and charts
         self.messages: list[dict[str, Any]] = []
 
@@ -131,6 +137,11 @@ class Monitor:
         self._log_outages()
         images = self._images(frame)
         embedding = self.engine.embed(images)[0]
+        self._recent.append((frame.t, np.asarray(embedding, np.float32)))
+        while self._recent and frame.t - self._recent[0][0] > self.stream.ring_s:
+            self._recent.popleft()
+        if time.monotonic() - self._normal_checked > FEEDBACK_POLL_S:
+            self._load_feedback()
         update = self.engine.push(frame.index, frame.t, embedding)
         self.scores.append((frame.index, frame.t, update.score, update.smoothed))
         if self.on_update is not None:
@@ -163,6 +174,7 @@ class Monitor:
             self._snapshot(ev)
         elif message.type == "end":
             self._last_end_wall = time.time()
+            self._save_embeddings(ev)
             if self.folder is not None and not final:
                 self._pending.append(_PendingClip(message, ev.end_s + CLIP_POST_S))
                 return  # sent when its clip is written
@@ -170,6 +182,34 @@ class Monitor:
                 self._finish(message)
                 return
         self._send(message)
+
+    def _load_feedback(self) -> None:
+        """The camera's false alarms into the engine's normal memory (again whenever they change)."""
+        self._normal_checked = time.monotonic()
+        if self.folder is None:
+            return
+        from oddsight.live.engine import CausalNovelty
+        from oddsight.live.feedback import normal_memory
+
+        files = sorted((self.folder / "normal").glob("*.npy"))
+        seen = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+        if seen == self._normal_seen:
+            return
+        self._normal_seen = seen
+        if isinstance(self.engine.scorer, CausalNovelty):
+            self.engine.scorer.set_normal(normal_memory(self.folder))
+        elif files:
+            log.warning(
+                "%s: false-alarm feedback applies to novelty only; this camera runs another method", self.camera
+            )
+
+    def _save_embeddings(self, ev: LiveEvent) -> None:
+        from oddsight.live.feedback import save_event_embeddings
+
+        rows = [(t, e) for t, e in self._recent if ev.start_s - 1.0 <= t <= ev.end_s]
+        if self.folder is None or not rows:
+            return
+        save_event_embeddings(self.folder, ev.id, np.stack([e for _, e in rows]), np.array([t for t, _ in rows]))
 
     def _snapshot(self, ev: LiveEvent) -> None:
         frame = self._peak_frame.get(ev.id)
