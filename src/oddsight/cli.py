@@ -157,6 +157,10 @@ GroupOpt = Annotated[
     float, typer.Option("--group", help="lavad/judge: ask once per group of units this cosine-similar (0 = off).")
 ]
 NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option("--ray", help="Spread the videos over a Ray cluster: auto (a local `ray start --head`) or ADDRESS."),
+]
 
 
 def _config(method: str, methods: tuple[str, ...], options: dict) -> DetectConfig:
@@ -213,6 +217,10 @@ def detect(
     chunk: ChunkOpt = 10.0,
     group: GroupOpt = 0.0,
     no_reasons: NoReasonsOpt = False,
+    ray: RayOpt = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip videos whose results are already in --out (after an interruption).")
+    ] = False,
 ) -> None:
     """Score every frame of each video and report anomalous events."""
     with _Errors():
@@ -223,24 +231,38 @@ def detect(
 
         config = _config(method, METHODS, locals())
         inputs = expand_inputs(videos)
-        session = Detection(config)
         check_writable(out, folder=True)
+        todo = [v for v in inputs if not (resume and _has_result(out, v))]
+        if resume and len(todo) < len(inputs) and not quiet:
+            typer.echo(f"--resume: {len(inputs) - len(todo)} video(s) already have results in {out}", err=True)
         results, failures = [], 0
-        for video in inputs:
-            try:
-                result = session.run(video)
-            except OddsightError as exc:
-                if len(inputs) == 1:
-                    raise
+
+        def handle(video: str, result: DetectionResult | None, error: str | None) -> None:
+            nonlocal failures
+            if error is not None:
                 failures += 1
-                _error_line(str(exc))
-                continue
+                _error_line(error)
+                return
             for w in result.warnings:
                 _warn(w)
             files = _write_outputs(result, out, save_video, config)
             results.append((result, files))
             if not quiet and not as_json:
                 _print_summary(result, files)
+
+        if ray:
+            _detect_on_ray(todo, config, ray, handle, quiet or as_json)
+        else:
+            session = Detection(config)
+            for video in todo:
+                try:
+                    result = session.run(video)
+                except OddsightError as exc:
+                    if len(inputs) == 1:
+                        raise
+                    handle(video, None, str(exc))
+                    continue
+                handle(video, result, None)
         if as_json:
             from oddsight.atomic import dumps
             from oddsight.report.files import result_to_dict
@@ -249,6 +271,36 @@ def detect(
             typer.echo(dumps({"schema_version": 1, "results": payload}))
         if failures:
             raise typer.Exit(1)
+
+
+def _has_result(out: Path, video: str) -> bool:
+    """Whether ``out`` holds a complete result for ``video`` (written atomically, so a file is a whole one)."""
+    path = out / f"{Path(video.rstrip('/')).stem.replace(':', '_') or 'stream'}.json"
+    try:
+        return "frame_scores" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def _detect_on_ray(videos: list[str], config: DetectConfig, address: str, handle, quiet: bool) -> None:
+    from oddsight.extras import require_extra
+
+    require_extra("ray", "--ray")
+    import time
+
+    from oddsight.cluster.ray_runner import ClusterSummary, run_videos
+
+    t0 = time.perf_counter()
+    summary = ClusterSummary()
+    for video, result, error in run_videos(videos, config, address, progress=config.progress):
+        handle(video, result, error)
+        summary.videos += 1
+        summary.failures += error is not None
+        if result is not None:
+            summary.video_s += result.info.duration_s or 0.0
+    summary.wall_s = time.perf_counter() - t0
+    if not quiet:
+        typer.echo(summary.line(), err=True)
 
 
 def _stem(result: DetectionResult) -> str:

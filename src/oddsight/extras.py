@@ -10,6 +10,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "transformers": ("transformers", "torch"),
     "llm": ("llama_cpp", "transformers", "torch"),
     "live": ("paho",),
+    "ray": ("ray",),
     "server": ("fastapi", "uvicorn", "multipart", "plotly", "fastapi_offline"),
 }
 

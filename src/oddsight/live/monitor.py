@@ -74,6 +74,7 @@ class Monitor:
         self._last_end_wall = -1e18
         self._silenced: set[str] = set()
         self._outages_logged = 0
+        self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
         self._normal_seen: tuple | None = None
         self._normal_checked = 0.0
@@ -135,14 +136,20 @@ class Monitor:
 
     def _score(self, frame: LiveFrame) -> None:
         self._log_outages()
+        t0 = time.perf_counter()
         images = self._images(frame)
+        t1 = time.perf_counter()
         embedding = self.engine.embed(images)[0]
+        t2 = time.perf_counter()
         self._recent.append((frame.t, np.asarray(embedding, np.float32)))
         while self._recent and frame.t - self._recent[0][0] > self.stream.ring_s:
             self._recent.popleft()
         if time.monotonic() - self._normal_checked > FEEDBACK_POLL_S:
             self._load_feedback()
         update = self.engine.push(frame.index, frame.t, embedding)
+        t3 = time.perf_counter()
+        for key, seconds in (("resize", t1 - t0), ("encode", t2 - t1), ("score", t3 - t2)):
+            self.timings[key] = self.timings.get(key, 0.0) + seconds
         self.scores.append((frame.index, frame.t, update.score, update.smoothed))
         if self.on_update is not None:
             self.on_update(update, frame)

@@ -53,7 +53,9 @@ class StreamStats:
     reconnects: int = 0
     outages: list[dict] = field(default_factory=list)
     connected: bool = False
-    lag_s: float = 0.0
+    lag_s: float = 0.0  # from a frame's decoding to the scorer taking it
+    behind_s: float = 0.0  # how far decoding is behind the stream's own clock (a live stream only)
+    decode_s: float = 0.0  # CPU seconds spent demuxing and decoding
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class StreamStats:
             "outages": self.outages[-20:],
             "connected": self.connected,
             "lag_s": round(self.lag_s, 3),
+            "behind_s": round(self.behind_s, 3),
         }
 
 
@@ -189,6 +192,7 @@ class LiveStream:
         wall0 = time.monotonic()
         # MJPEG over HTTP carries no timestamps (FFmpeg numbers its frames at 25 fps): its clock is the wall's
         wallclock = container.format.name in WALLCLOCK_FORMATS
+        tick = time.thread_time()
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
@@ -213,6 +217,9 @@ class LiveStream:
                     ahead = (t - base_t) - (time.monotonic() - wall0)
                     if ahead > 0:
                         self._wait(ahead)
+                self.stats.decode_s += time.thread_time() - tick  # CPU only: waiting for the network is not counted
+                if self.live:
+                    self.stats.behind_s = max(0.0, (time.monotonic() - wall0) - (t - base_t))
                 if t + 1e-9 >= next_sample:
                     next_sample = max(next_sample + 1.0 / self.fps, t + 0.5 / self.fps)
                     self._offer(
@@ -220,6 +227,7 @@ class LiveStream:
                     )
                 previous = frame
                 last_t = t
+                tick = time.thread_time()
         return index, last_t
 
     def _keep(self, packet, t: float) -> None:
