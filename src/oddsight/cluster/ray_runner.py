@@ -75,12 +75,31 @@ def connect(address: str) -> None:
     """Join the cluster at ``address`` (``auto`` finds a local one started with ``ray start --head``)."""
     if ray.is_initialized():
         return
+    _check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
             f"--ray {address}: no Ray cluster there ({first}); start one with `ray start --head`"
+        ) from None
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) that nothing listens on fails at once (ray.init would retry for minutes)."""
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--ray {address}: no Ray cluster there ({exc.strerror or exc}); start one with `ray start --head`"
         ) from None
 
 
