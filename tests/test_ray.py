@@ -115,3 +115,24 @@ def test_nothing_but_the_cluster_module_imports_ray():
     root = Path(__file__).resolve().parents[1] / "src" / "oddsight"
     users = [p.relative_to(root) for p in root.rglob("*.py") if "import ray" in p.read_text()]
     assert [str(p) for p in users] == ["cluster/ray_runner.py"]
+
+
+def test_eval_and_fit_on_ray_equal_local(cluster, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "ODDSIGHT_HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
+    root = str(shared_data() / "ucf_crime")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(oddsight(*args), capture_output=True, text=True, env=env, timeout=900)
+
+    local = run("eval", "--dataset", "ucf-crime", "--root", root, "--json", "--no-cache")
+    remote = run("eval", "--dataset", "ucf-crime", "--root", root, "--json", "--no-cache", "--ray", cluster)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    assert a["auc"] == b["auc"] and a["per_video"] == b["per_video"]
+
+    normal = str(shared_data() / "normal" / "vtest.avi")
+    fit_local = run("fit", normal, "-o", str(tmp_path / "local.oddsight"), "--fps", "1")
+    fit_ray = run("fit", normal, "-o", str(tmp_path / "ray.oddsight"), "--fps", "1", "--ray", cluster)
+    assert fit_local.returncode == 0 and fit_ray.returncode == 0, fit_ray.stderr
+    assert fit_local.stdout.split("->")[0] == fit_ray.stdout.split("->")[0]  # same frames, kind, threshold

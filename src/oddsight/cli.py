@@ -303,6 +303,19 @@ def _detect_on_ray(videos: list[str], config: DetectConfig, address: str, handle
         typer.echo(summary.line(), err=True)
 
 
+def _on_ray(videos: list[str], config: DetectConfig, address: str, *, features_only: bool = False) -> dict:
+    from oddsight.errors import ConfigError
+    from oddsight.extras import require_extra
+    from oddsight.language.methods import LANGUAGE_METHODS
+
+    require_extra("ray", "--ray")
+    if config.method in LANGUAGE_METHODS or config.method == "text-sim":
+        raise ConfigError("--ray runs the visual methods (novelty, oneclass, zeroshot) for now")
+    from oddsight.cluster.ray_runner import results_by_video
+
+    return results_by_video(videos, config, address, progress=config.progress, features_only=features_only)
+
+
 def _stem(result: DetectionResult) -> str:
     return Path(result.info.source.rstrip("/")).stem.replace(":", "_") or "stream"
 
@@ -400,6 +413,7 @@ def eval_(
     chunk: ChunkOpt = 10.0,
     group: GroupOpt = 0.0,
     no_reasons: NoReasonsOpt = False,
+    ray: RayOpt = None,
 ) -> None:
     """Measure a method on a labelled benchmark with the same code path as `detect`."""
     with _Errors():
@@ -418,7 +432,11 @@ def eval_(
             check_writable(out, folder=True)
         videos = load_dataset(dataset, root, end_inclusive=not end_exclusive, labels=labels, csv_units=csv_units)
         say = None if quiet or as_json else (lambda name, i, n: typer.echo(f"[{i + 1}/{n}] {name}", err=True))
-        report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say)
+        results = None
+        if ray:
+            results = _on_ray([str(v.source) for v in videos], config, ray)
+            say = None
+        report = evaluate(videos, config, dataset=dataset, min_iou=iou, on_video=say, results=results)
         for v in report.videos:
             for w in v.warnings:
                 _warn(f"{v.name}: {w}")
@@ -498,6 +516,7 @@ def fit(
     model_path: ModelPathOpt = None,
     quiet: QuietOpt = False,
     frames_fps: FramesFpsOpt = 25.0,
+    ray: RayOpt = None,
 ) -> None:
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
@@ -519,7 +538,11 @@ def fit(
         inputs = expand_inputs(videos)
         check_writable(output)  # before encoding any footage
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
-        det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say, on_warning=_warn)
+        features = None
+        if ray:  # features on the cluster (the same cache keys), the fit here
+            found = _on_ray(inputs, config, ray, features_only=True)
+            features = [found[v] for v in inputs]
+        det = fit_oneclass(inputs, config, kind=kind, nu=nu, k=k, on_video=say, on_warning=_warn, features=features)
         save_detector(det, output)
         if not quiet:
             typer.echo(

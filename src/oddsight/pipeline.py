@@ -200,6 +200,7 @@ def fit_oneclass(
     on_video: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: Progress | None = None,
+    features: Sequence[Features] | None = None,
     **params: Any,
 ):
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``); each video's
@@ -210,6 +211,11 @@ def fit_oneclass(
 
     kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
     detector = OneClassDetector(kind=kind, **params).check_params()  # before any encoding
+    if features is not None:  # extracted elsewhere (`fit --ray`)
+        for f in features:
+            for warning in f.warnings if on_warning else ():
+                on_warning(warning)
+        return detector.fit(list(features))
     session = VisualDetection(replace(config, method="novelty"))
     feats = []
     for video in videos:

@@ -22,7 +22,6 @@ import ray
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, OddsightError
 from oddsight.redact import redact_urls
-from oddsight.result import DetectionResult
 
 TASK_RETRIES = 3
 IN_FLIGHT_PER_WORKER = 2  # a queued video per worker, so none waits on the driver between videos
@@ -64,8 +63,10 @@ class _DetectWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, video: str) -> tuple[str, DetectionResult | None, str | None]:
+    def run(self, video: str, features_only: bool = False) -> tuple[str, Any, str | None]:
         try:
+            if features_only:  # `fit --ray`: the features (as cached), fitted on the driver
+                return video, self.session.visual.features(video)[0], None
             return video, self.session.run(video), None
         except OddsightError as exc:
             return video, None, redact_urls(str(exc))
@@ -119,8 +120,10 @@ def run_videos(
     *,
     progress: bool = True,
     workers: int | None = None,
-) -> Iterator[tuple[str, DetectionResult | None, str | None]]:
-    """Score ``videos`` on the cluster; yields (video, result or None, error or None) as each finishes."""
+    features_only: bool = False,
+) -> Iterator[tuple[str, Any, str | None]]:
+    """Score ``videos`` on the cluster; yields (video, result or None, error or None) as each finishes (with
+    ``features_only``, each video's :class:`~oddsight.features.types.Features` instead of a result)."""
     from tqdm.auto import tqdm
 
     connect(address)
@@ -136,7 +139,7 @@ def run_videos(
             for i in range(n):
                 while queue and free[i] > 0:
                     video = queue.pop(0)
-                    pending[pool[i].run.remote(video)] = (i, video)
+                    pending[pool[i].run.remote(video, features_only)] = (i, video)
                     free[i] -= 1
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             worker, video = pending.pop(ref)
@@ -153,3 +156,17 @@ def run_videos(
             yield outcome
     for actor in pool:
         ray.kill(actor)
+
+
+def results_by_video(
+    videos: list[str], config: DetectConfig, address: str, *, progress: bool = True, features_only: bool = False
+) -> dict[str, Any]:
+    """Every video's result (or features), keyed by video; the first failure raises (as a local run would)."""
+    from oddsight.errors import InputError
+
+    out: dict[str, Any] = {}
+    for video, value, error in run_videos(videos, config, address, progress=progress, features_only=features_only):
+        if error is not None:
+            raise InputError(error)
+        out[video] = value
+    return out

@@ -74,8 +74,10 @@ def evaluate(
     dataset: str = "",
     min_iou: float = 0.1,
     on_video: Callable[[str, int, int], None] | None = None,
+    results: dict[str, DetectionResult] | None = None,
 ) -> EvalReport:
-    """Score every video with ``config`` and compute frame- and event-level metrics."""
+    """Score every video with ``config`` and compute frame- and event-level metrics. ``results`` (by video
+    source) are used instead of running the visual methods here (``eval --ray`` scores them on a cluster)."""
     number("--iou", min_iou, low=0, low_open=True, high=1)
     t0 = time.perf_counter()
     text_mode = config.method in TEXT_METHODS
@@ -85,14 +87,19 @@ def evaluate(
     if config.method == "text-sim" and not has_text:
         raise ConfigError("--method text-sim needs a text dataset")
     text_mode = has_text
-    runner = _TextRunner(config) if text_mode else Detection(config)
+    runner = _TextRunner(config) if text_mode else (None if results is not None else Detection(config))
     if text_mode:
         runner.prepare(videos)
     evals = []
     for i, video in enumerate(videos):
         if on_video:
             on_video(video.name, i, len(videos))
-        result = runner.run(video) if text_mode else runner.run(video.source)  # type: ignore[arg-type]
+        if text_mode:
+            result = runner.run(video)  # type: ignore[arg-type]
+        elif results is not None:
+            result = results[str(video.source)]
+        else:
+            result = runner.run(video.source)
         warnings = list(result.warnings)
         n = len(result.frame_scores)
         if video.n_frames is not None and video.n_frames != n and video.frame_labels is None:
