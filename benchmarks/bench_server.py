@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_VIDEO = SHARED / "ucf_crime" / "videos" / "Normal_Videos_641_x264.mp4"
 
-from tests.server_process import Server, oddsight, wait_job  # noqa: E402
+from tests.server_process import Server, oddsight, store_one_hour_result, wait_job  # noqa: E402
 
 
 def cli_seconds(video: Path, home: Path, fps: float) -> float:
@@ -138,22 +137,7 @@ def load_python(url: str, clients: int, seconds: float, limit: int) -> dict[str,
 def page_draw_seconds(server: Server, data: Path, runs: int = 5) -> list[float]:
     from playwright.sync_api import sync_playwright
 
-    from oddsight.server.store import Store
-
-    rng = np.random.default_rng(0)
-    scores = np.abs(rng.normal(0.3, 0.1, 108_000))
-    scores[rng.choice(len(scores), 25, replace=False)] = 5.0
-    doc = {
-        "schema_version": 1,
-        "video": {"source": "one-hour.mp4", "kind": "file", "width": 640, "height": 360, "fps": 30.0},
-        "method": "novelty",
-        "model": "motion",
-        "threshold": 1.0,
-        "events": [],
-        "warnings": [],
-        "frame_scores": [round(float(s), 6) for s in scores],
-    }
-    result_id = Store(data).add_result(doc, {}, None)
+    result_id = store_one_hour_result(data)
     out = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])

@@ -89,3 +89,26 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 300, until=("do
             return job
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
+
+
+def store_one_hour_result(data: Path) -> str:
+    """A 60-minute result (108,000 frame scores at 30 fps, 25 one-frame peaks of 5..29) put straight into the
+    store at ``data``; returns its id. For the page-drawing test and benchmark."""
+    import numpy as np
+
+    from oddsight.server.store import Store
+
+    rng = np.random.default_rng(0)
+    scores = np.abs(rng.normal(0.3, 0.1, 108_000))
+    scores[rng.choice(len(scores), 25, replace=False)] = 5.0 + np.arange(25)
+    document = {
+        "schema_version": 1,
+        "video": {"source": "one-hour.mp4", "kind": "file", "width": 640, "height": 360, "fps": 30.0},
+        "method": "novelty",
+        "model": "motion",
+        "threshold": 1.0,
+        "events": [],
+        "warnings": [],
+        "frame_scores": [round(float(s), 6) for s in scores],
+    }
+    return Store(data).add_result(document, {}, None)

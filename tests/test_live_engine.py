@@ -90,9 +90,8 @@ def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
     assert all(m["event"]["start_s"] >= 20 for m in monitor.messages)  # nothing during the warm-up
 
 
-def test_watch_a_file_writes_events_snapshots_and_clips(tmp_path):
-    video = make_video(tmp_path / "cam.mp4", 300, fps=10, size=(160, 120), anomaly=range(200, 225), codec="libx264")
-    clips = tmp_path / "clips"
+def _watch_json(video: Path, clips: Path) -> list[dict]:
+    """`oddsight watch VIDEO --json` at threshold 1.5: its messages."""
     run = subprocess.run(
         oddsight("watch", str(video), "--threshold", "1.5", "--clips", str(clips), "--json"),
         capture_output=True,
@@ -100,7 +99,13 @@ def test_watch_a_file_writes_events_snapshots_and_clips(tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
-    lines = [json.loads(x) for x in run.stdout.splitlines()]
+    return [json.loads(x) for x in run.stdout.splitlines()]
+
+
+def test_watch_a_file_writes_events_snapshots_and_clips(tmp_path):
+    video = make_video(tmp_path / "cam.mp4", 300, fps=10, size=(160, 120), anomaly=range(200, 225), codec="libx264")
+    clips = tmp_path / "clips"
+    lines = _watch_json(video, clips)
     assert lines[0]["type"] == "new" and lines[-1]["type"] == "end"
     end = lines[-1]
     event = end["event"]
@@ -182,14 +187,7 @@ def test_false_alarm_feedback_silences_that_scene_only(tmp_path):
     top = _two_anomalies(tmp_path / "cam.mp4", "top")
 
     def watch(video: Path) -> list[dict]:
-        run = subprocess.run(
-            oddsight("watch", str(video), "--threshold", "1.5", "--clips", str(clips), "--json"),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert run.returncode == 0, run.stderr
-        return [json.loads(x) for x in run.stdout.splitlines()]
+        return _watch_json(video, clips)
 
     first = watch(top)
     ends = [m for m in first if m["type"] == "end"]

@@ -533,28 +533,33 @@ def _event_source(store: Store, event: dict) -> tuple[Path, float]:
     return path, float((video or {}).get("fps") or 25.0)
 
 
-@router.get("/events/{event_id}/thumbnail.jpg", summary="The event's peak frame", response_class=FileResponse)
-def event_thumbnail(request: Request, event_id: str) -> FileResponse:
+def _event_file(request: Request, event_id: str, suffix: str, make) -> Path:
+    """The event's picture or clip, made on first request (``make(video, fps, event, out)``) and kept."""
     store = _store(request)
     event = _found(store.event(event_id), "event", event_id)
-    out = store.folder / "media" / f"{event_id}.jpg"
+    out = store.folder / "media" / f"{event_id}{suffix}"
     if not out.exists():
         path, fps = _event_source(store, event)
+        make(path, fps, event, out)
+    return out
+
+
+@router.get("/events/{event_id}/thumbnail.jpg", summary="The event's peak frame", response_class=FileResponse)
+def event_thumbnail(request: Request, event_id: str) -> FileResponse:
+    def make(path: Path, fps: float, event: dict, out: Path) -> None:
         media.thumbnail(path, event["peak_s"], out, folder_fps=fps)
-    return FileResponse(out, media_type="image/jpeg")
+
+    return FileResponse(_event_file(request, event_id, ".jpg", make), media_type="image/jpeg")
 
 
 @router.get(
     "/events/{event_id}/clip.mp4", summary="The event with a few seconds around it", response_class=FileResponse
 )
 def event_clip(request: Request, event_id: str) -> FileResponse:
-    store = _store(request)
-    event = _found(store.event(event_id), "event", event_id)
-    out = store.folder / "media" / f"{event_id}.mp4"
-    if not out.exists():
-        path, fps = _event_source(store, event)
+    def make(path: Path, fps: float, event: dict, out: Path) -> None:
         media.clip(path, event["start_s"], event["end_s"], fps, out, folder_fps=fps)
-    return FileResponse(out, media_type="video/mp4")
+
+    return FileResponse(_event_file(request, event_id, ".mp4", make), media_type="video/mp4")
 
 
 # --- detectors -------------------------------------------------------------------------------------------
