@@ -251,7 +251,7 @@ def detect(
                 _print_summary(result, files)
 
         if ray:
-            _detect_on_ray(todo, config, ray, handle, quiet or as_json)
+            _detect_on_ray(todo, config, ray, handle, quiet or as_json, len(inputs) - len(todo))
         else:
             session = Detection(config)
             for video in todo:
@@ -275,30 +275,22 @@ def detect(
 
 def _has_result(out: Path, video: str) -> bool:
     """Whether ``out`` holds a complete result for ``video`` (written atomically, so a file is a whole one)."""
-    path = out / f"{Path(video.rstrip('/')).stem.replace(':', '_') or 'stream'}.json"
+    path = out / f"{_stem_of(video)}.json"
     try:
         return "frame_scores" in json.loads(path.read_text())
     except (OSError, ValueError):
         return False
 
 
-def _detect_on_ray(videos: list[str], config: DetectConfig, address: str, handle, quiet: bool) -> None:
+def _detect_on_ray(videos: list[str], config: DetectConfig, address: str, handle, quiet: bool, skipped: int) -> None:
     from oddsight.extras import require_extra
 
     require_extra("ray", "--ray")
-    import time
-
     from oddsight.cluster.ray_runner import ClusterSummary, run_videos
 
-    t0 = time.perf_counter()
-    summary = ClusterSummary()
-    for video, result, error in run_videos(videos, config, address, progress=config.progress):
-        handle(video, result, error)
-        summary.videos += 1
-        summary.failures += error is not None
-        if result is not None:
-            summary.video_s += result.info.duration_s or 0.0
-    summary.wall_s = time.perf_counter() - t0
+    summary = ClusterSummary(skipped=skipped)
+    for outcome in run_videos(videos, config, address, progress=config.progress, summary=summary):
+        handle(*outcome)
     if not quiet:
         typer.echo(summary.line(), err=True)
 
@@ -316,15 +308,16 @@ def _on_ray(videos: list[str], config: DetectConfig, address: str, *, features_o
     return results_by_video(videos, config, address, progress=config.progress, features_only=features_only)
 
 
-def _stem(result: DetectionResult) -> str:
-    return Path(result.info.source.rstrip("/")).stem.replace(":", "_") or "stream"
+def _stem_of(source: str) -> str:
+    """The file-name stem of a video's outputs (``--out DIR/<stem>.json`` and the rest)."""
+    return Path(source.rstrip("/")).stem.replace(":", "_") or "stream"
 
 
 def _write_outputs(result: DetectionResult, out: Path, save_video: bool, config: DetectConfig) -> dict[str, Path]:
     from oddsight.report.files import write_events_csv, write_json
     from oddsight.report.plot import plot_scores
 
-    stem = _stem(result)
+    stem = _stem_of(result.info.source)
     files = {
         "json": write_json(result, out / f"{stem}.json"),
         "csv": write_events_csv(result, out / f"{stem}.events.csv"),

@@ -13,8 +13,9 @@ This is the only module that imports ray (the ``ray`` extra).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -22,6 +23,7 @@ import ray
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, OddsightError
 from oddsight.redact import redact_urls
+from oddsight.result import DetectionResult
 
 TASK_RETRIES = 3
 IN_FLIGHT_PER_WORKER = 2  # a queued video per worker, so none waits on the driver between videos
@@ -35,7 +37,12 @@ class ClusterSummary:
     video_s: float = 0.0
     wall_s: float = 0.0
     workers: int = 0
-    errors: list[str] = field(default_factory=list)
+
+    def add(self, result: DetectionResult | None, error: str | None) -> None:
+        self.videos += 1
+        self.failures += error is not None
+        if result is not None:
+            self.video_s += result.info.duration_s or 0.0
 
     @property
     def hours_per_hour(self) -> float:
@@ -121,16 +128,23 @@ def run_videos(
     progress: bool = True,
     workers: int | None = None,
     features_only: bool = False,
+    summary: ClusterSummary | None = None,
 ) -> Iterator[tuple[str, Any, str | None]]:
     """Score ``videos`` on the cluster; yields (video, result or None, error or None) as each finishes (with
-    ``features_only``, each video's :class:`~oddsight.features.types.Features` instead of a result)."""
+    ``features_only``, each video's :class:`~oddsight.features.types.Features` instead of a result). ``summary``
+    is filled as they come: workers, videos, hours of video, failures, wall time."""
     from tqdm.auto import tqdm
 
     connect(address)
+    if not videos:  # everything skipped (--resume): no worker to start
+        return
     n, options = workers_wanted(config)
-    n = min(workers or n, max(1, len(videos)))
+    n = min(workers or n, len(videos))
     home = os.environ.get("ODDSIGHT_HOME")
     pool = [_DetectWorker.options(**options).remote(config, home) for _ in range(n)]
+    t0 = time.perf_counter()
+    if summary is not None:
+        summary.workers = n
     pending: dict[Any, tuple[int, str]] = {}
     queue = list(videos)
     free = dict.fromkeys(range(n), IN_FLIGHT_PER_WORKER)
@@ -153,6 +167,9 @@ def run_videos(
                     f"{video}: lost on the cluster after {TASK_RETRIES} retries ({type(exc).__name__})",
                 )
             bar.update(1)
+            if summary is not None and not features_only:
+                summary.add(outcome[1], outcome[2])
+                summary.wall_s = time.perf_counter() - t0
             yield outcome
     for actor in pool:
         ray.kill(actor)

@@ -152,13 +152,13 @@ class Engine:
         camera: str = "camera",
     ) -> None:
         self.config, self.encoder, self.scorer, self.camera = config, encoder, scorer, camera
-        given = config.threshold
         self.default_threshold = default_threshold
-        self.calibration = Calibration(given, "given" if given is not None else "warm-up", warmup_s)
-        if given is None and warmup_s <= 0:
+        if config.threshold is not None:
+            self.calibration = Calibration(config.threshold, "given", warmup_s, time.time())
+        elif warmup_s <= 0:
             self.calibration = Calibration(default_threshold, "default", 0.0, time.time())
-        if self.calibration.threshold is not None:
-            self.calibration.set_at = self.calibration.set_at or time.time()
+        else:
+            self.calibration = Calibration(None, "warm-up", warmup_s)
         self.tracker = EventTracker(
             self.calibration.threshold if self.calibration.threshold is not None else float("inf"),
             hysteresis=config.hysteresis,
@@ -168,7 +168,6 @@ class Engine:
         )
         self._window: deque[tuple[float, float]] = deque()
         self._first_t: float | None = None
-        self.last_embedding: np.ndarray | None = None
 
     @property
     def threshold(self) -> float | None:
@@ -181,7 +180,6 @@ class Engine:
     def push(self, frame: int, t: float, embedding: np.ndarray) -> Update:
         """One sampled frame's embedding: its score, smoothed score and any event messages."""
         raw = self.scorer.score(np.asarray(embedding), t)
-        self.last_embedding = np.asarray(embedding)
         if self._first_t is None:
             self._first_t = t
         self._window.append((t, raw))
@@ -196,8 +194,9 @@ class Engine:
             if t - self._first_t >= cal.warmup_s:
                 self._calibrate()
         else:
-            label = self.scorer.label(embedding) if isinstance(self.scorer, FrameDetector) else None
-            messages = self.tracker.push(frame, t, smoothed, label)
+            # the tracker reads a label only from a score at or above its low level (an event opening or peaking)
+            wanted = isinstance(self.scorer, FrameDetector) and smoothed >= self.tracker.low
+            messages = self.tracker.push(frame, t, smoothed, self.scorer.label(embedding) if wanted else None)
         return Update(frame, t, raw, smoothed, messages)
 
     def _calibrate(self) -> None:

@@ -151,7 +151,7 @@ class LiveStream:
                 container = self._open()
             except Exception as exc:
                 if first_open and not self.reconnect:
-                    self._fail(VideoDecodeError(f"{self.shown}: cannot be opened ({redact_urls(str(exc))})"))
+                    self._put(VideoDecodeError(f"{self.shown}: cannot be opened ({redact_urls(str(exc))})"))
                     return
                 outage_since = outage_since or time.time()
                 self._wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
@@ -184,7 +184,7 @@ class LiveStream:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
-        self.template = {"codec": stream.codec_context.name, "stream": stream, "time_base": tb}
+        self.template = {"stream": stream, "time_base": tb}
         first_pts: int | None = None
         next_sample = base_t
         previous = None
@@ -260,9 +260,6 @@ class LiveStream:
                 return
             except queue.Full:
                 continue
-
-    def _fail(self, exc: BaseException) -> None:
-        self._put(exc)
 
     def _wait(self, seconds: float) -> None:
         self._stop.wait(seconds)

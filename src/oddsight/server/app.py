@@ -7,7 +7,6 @@ worker processes (``jobs.py``) through the library.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +186,3 @@ def _pages(app: FastAPI, settings: Settings) -> None:
 
 def is_local(host: str) -> bool:
     return host in LOCAL_HOSTS
-
-
-def token_from_env() -> str | None:
-    return os.environ.get("ODDSIGHT_TOKEN") or None

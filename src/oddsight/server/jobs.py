@@ -6,6 +6,7 @@ oldest queued job, runs it through the library, and writes its result (or its er
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -22,9 +23,6 @@ from oddsight.server.store import Store
 log = logging.getLogger("oddsight.server")
 POLL_S = 0.2
 PROGRESS_EVERY_S = 0.5
-
-# the options a fit job takes besides the videos, by their `oddsight fit` names
-FIT_OPTIONS = ("kind", "nu", "k", "fps", "stride", "model", "frames_fps")
 
 
 class Cancelled(Exception):
@@ -47,9 +45,6 @@ class _Progress:
         within = min(done / expected, 0.99) if expected else 0.0
         if self.store.set_progress(self.job_id, (self.part + within) / self.parts):
             raise Cancelled()
-
-    def next_part(self) -> None:
-        self.to_part(self.part + 1)
 
     def to_part(self, part: int) -> None:
         self.part = part
@@ -122,20 +117,19 @@ class Runner:
         if any(v is None for v in videos):
             raise ConfigError("a video chosen for fitting was deleted")
         name = opts.pop("name", None) or "detector"
-        fit_params = {k: opts.pop(k) for k in ("kind", "nu", "k") if k in opts}
+        kind = opts.pop("kind", None)
+        fit_params = {k: opts.pop(k) for k in ("nu", "k") if k in opts}
         opts["model"] = opts.get("model") or DEFAULT_MODELS["oneclass"]
         config = DetectOptions.parse(opts).to_config(progress=False)
         progress = _Progress(self.store, job["id"], parts=len(videos))
-        started = [False]
-
-        def on_video(_: str) -> None:
-            if started[0]:
-                progress.next_part()
-            started[0] = True
-
-        kind = fit_params.pop("kind", None)
+        part = itertools.count()  # fit_oneclass announces each video before encoding it
         det = fit_oneclass(
-            [v["path"] for v in videos], config, kind=kind, on_video=on_video, on_progress=progress, **fit_params
+            [v["path"] for v in videos],
+            config,
+            kind=kind,
+            on_video=lambda _: progress.to_part(next(part)),
+            on_progress=progress,
+            **fit_params,
         )
         path = self.store.folder / "detectors" / f"{job['id']}.oddsight"
         save_detector(det, path)

@@ -384,9 +384,11 @@ async function modelsPage() {
 
 async function route() {
   const [, name = "videos", arg] = location.hash.split("/");
-  for (const a of document.querySelectorAll("nav a[data-page]"))
-    a.toggleAttribute("aria-current", a.dataset.page === name || (name === "result" && a.dataset.page === "videos"));
-  document.querySelectorAll("nav a[aria-current]").forEach((a) => a.setAttribute("aria-current", "page"));
+  const current = name === "result" ? "videos" : name;
+  for (const a of document.querySelectorAll("nav a[data-page]")) {
+    if (a.dataset.page === current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
   const pages = { videos: videosPage, events: eventsPage, train: trainPage, models: modelsPage, result: () => resultPage(arg) };
   try { await (pages[name] || videosPage)(); }
   catch (e) { page("Something went wrong", h("p", { class: "error" }, e.message)); }
