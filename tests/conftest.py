@@ -107,3 +107,6 @@ def gguf_file(tmp_path_factory) -> Path:
             os.environ.pop("ODDSIGHT_HOME")
         else:
             os.environ["ODDSIGHT_HOME"] = old
+
+
+from tests.live_servers import mosquitto, rtsp  # noqa: E402, F401  (the real servers' fixtures, for every test)

@@ -20,6 +20,7 @@ from tests.server_process import Server, store_one_hour_result
 
 CHROMIUM = "/usr/bin/chromium"
 ARSON = "ucf_crime/videos/Arson009_x264.mp4"
+FIGHT = "ucf_crime/videos/Fighting033_x264.mp4"  # 37 s; the fight is at 19-28 s
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -223,7 +224,7 @@ def test_phone_sized_screen(ui):
     page = ui.page
     page.set_viewport_size({"width": 390, "height": 844})
     try:
-        for name in ("videos", "events"):
+        for name in ("videos", "cameras", "events"):
             ui.go(name)
             page.wait_for_selector(f"h1:text-is('{name.title()}')")
             page.wait_for_timeout(300)
@@ -241,6 +242,34 @@ def test_api_docs_load_from_the_server(ui):
     ui.page.goto(f"{ui.server.url}/docs")
     ui.page.get_by_text("/api/v1/analyses", exact=True).first.wait_for()
     ui.shot("api-docs")
+
+
+def test_cameras_page_live_tile_events_and_feedback(ui):
+    """A file under --media added as a camera (played in real time): its tile shows the picture, a rolling
+    chart with the threshold, the fight's event as it opens and once it has ended; a false alarm is recorded."""
+    page = ui.page
+    ui.go("cameras")
+    page.wait_for_selector("#no-cameras")
+    page.fill("#cam-url", str(shared_data() / FIGHT))
+    page.fill("#cam-name", "lobby")
+    page.fill("#cam-threshold", "1.0")
+    page.click("#cam-add")
+    tile = page.locator("section.tile[data-camera=lobby]")
+    tile.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('[data-camera=lobby] img.live')?.naturalWidth > 0", timeout=60_000)
+    page.wait_for_function("Number(document.querySelector('[data-camera=lobby] .live-chart').dataset.points) >= 6")
+    assert "threshold 1.000 (given)" in tile.locator(".calibration").inner_text()
+    assert tile.get_by_role("button", name="Restart").is_hidden()  # while the camera plays
+    page.wait_for_selector("[data-camera=lobby] .open-event .state", timeout=60_000)  # the fight, as it happens
+    ui.shot("cameras-open-event")
+    ended = tile.locator("li.event[data-state=ended]").first
+    ended.wait_for(timeout=60_000)
+    assert ended.locator("img").count() == 1
+    drawn = page.evaluate("Math.max(...document.querySelector('[data-camera=lobby] .live-chart').data[0].y)")
+    assert drawn >= 1.0  # the chart shows the scores that crossed the threshold
+    ended.get_by_role("button", name="False alarm").click()
+    page.wait_for_selector("[data-camera=lobby] li.event[data-state=ended] .state.false_alarm")
+    ui.shot("cameras")
 
 
 def test_no_console_errors_and_nothing_fetched_from_elsewhere(ui):

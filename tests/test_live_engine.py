@@ -90,10 +90,10 @@ def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
     assert all(m["event"]["start_s"] >= 20 for m in monitor.messages)  # nothing during the warm-up
 
 
-def _watch_json(video: Path, clips: Path) -> list[dict]:
-    """`oddsight watch VIDEO --json` at threshold 1.5: its messages."""
+def _watch_json(video: Path, clips: Path, *options: str) -> list[dict]:
+    """`oddsight watch VIDEO --json` (at threshold 1.5 unless ``options`` say otherwise): its messages."""
     run = subprocess.run(
-        oddsight("watch", str(video), "--threshold", "1.5", "--clips", str(clips), "--json"),
+        oddsight("watch", str(video), *(options or ("--threshold", "1.5")), "--clips", str(clips), "--json"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -182,12 +182,25 @@ def _two_anomalies(path: Path, where: str) -> Path:
     return path
 
 
-def test_false_alarm_feedback_silences_that_scene_only(tmp_path):
+def _detector(tmp_path: Path) -> Path:
+    """A oneclass detector fitted on the synthetic scene's calm footage."""
+    calm = make_video(tmp_path / "calm.mp4", 300, fps=10, size=(160, 120), codec="libx264")
+    out = tmp_path / "calm.oddsight"
+    fit = subprocess.run(oddsight("fit", str(calm), "--output", str(out), "--quiet"), capture_output=True, text=True)
+    assert fit.returncode == 0, fit.stderr
+    return out
+
+
+@pytest.mark.parametrize("method", ["novelty", "oneclass"])
+def test_false_alarm_feedback_silences_that_scene_only(tmp_path, method):
     clips = tmp_path / "clips"
     top = _two_anomalies(tmp_path / "cam.mp4", "top")
+    options = (
+        () if method == "novelty" else ("--method", "oneclass", "--detector", str(_detector(tmp_path)), "--warmup", "0")
+    )
 
     def watch(video: Path) -> list[dict]:
-        return _watch_json(video, clips)
+        return _watch_json(video, clips, *options)
 
     first = watch(top)
     ends = [m for m in first if m["type"] == "end"]

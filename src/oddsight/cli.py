@@ -587,13 +587,13 @@ def watch(
 
         from oddsight.errors import ConfigError
         from oddsight.live.alerts import make_sink
-        from oddsight.live.engine import make_engine
+        from oddsight.live.engine import LIVE_METHODS, make_engine
         from oddsight.live.monitor import Monitor, camera_name
         from oddsight.options import DetectOptions
 
         options = {"method": method, "fps": fps, "threshold": threshold, "smooth": smooth, "min_event": min_event}
         options.update(merge_gap=merge_gap, model=model, detector=detector, anomaly=anomaly, normal=normal)
-        config = DetectOptions.parse(options).to_config(methods=("novelty", "oneclass", "zeroshot"))
+        config = DetectOptions.parse(options).to_config(methods=LIVE_METHODS)
         if clips is not None:
             from oddsight.atomic import check_writable
 

@@ -169,10 +169,18 @@ class MqttSink(QueuedSink):
         self.client.disconnect()
 
 
+def check_alert(spec: str) -> str:
+    """``spec`` if it names an alert channel (``webhook:http(s)://...`` or ``mqtt://host[:port]/prefix``)."""
+    if not isinstance(spec, str) or not (
+        (spec.startswith(("webhook:http://", "webhook:https://")) and urlsplit(spec[len("webhook:") :]).hostname)
+        or (spec.startswith("mqtt://") and urlsplit(spec).hostname)
+    ):
+        raise ConfigError(f"--alert takes webhook:URL or mqtt://host[:port]/prefix, got {redact_urls(str(spec))!r}")
+    return spec
+
+
 def make_sink(spec: str, camera: str, secret: str | None = None) -> Sink:
     """``webhook:https://host/hook`` or ``mqtt://broker:1883/prefix``."""
-    if spec.startswith("webhook:"):
+    if check_alert(spec).startswith("webhook:"):
         return WebhookSink(spec[len("webhook:") :], secret)
-    if spec.startswith("mqtt://"):
-        return MqttSink(spec, camera)
-    raise ConfigError(f"--alert takes webhook:URL or mqtt://host[:port]/prefix, got {redact_urls(spec)!r}")
+    return MqttSink(spec, camera)

@@ -29,6 +29,7 @@ from oddsight.video.source import VideoInfo
 CALIBRATION_QUANTILE = 0.99
 CALIBRATION_MARGIN = 1.25
 CALIBRATION_FLOOR = 0.5
+LIVE_METHODS = ("novelty", "oneclass", "zeroshot")  # the methods that score frame by frame, causally
 
 
 class CausalNovelty:
@@ -95,22 +96,59 @@ class CausalNovelty:
 
 
 class FrameDetector:
-    """A fitted or prompt-based batch detector (oneclass, zeroshot) applied to one frame at a time."""
+    """A fitted or prompt-based batch detector (oneclass, zeroshot) applied to one frame at a time.
+
+    Feedback: frames as close to a false alarm's frames as those frames are to each other (cosine distance, at
+    most ``NORMAL_RADIUS_FACTOR`` times their median nearest-neighbour step) score no higher than the camera's
+    typical score (the median of its last ``CALM_WINDOW`` scores), so that scene does not raise an event again.
+    """
+
+    NORMAL_RADIUS_FACTOR = 2.0
+    SINGLE_FRAME_RADIUS = 0.01  # the radius around a false alarm that kept a single frame
+    CALM_WINDOW = 240
 
     def __init__(self, detector: Detector, model_id: str) -> None:
         self.detector, self.model_id = detector, model_id
         self._info = VideoInfo("live", "stream", 0, 0, 1.0, None, None)
+        self._normal: np.ndarray | None = None
+        self._radius = 0.0
+        self._recent: deque[float] = deque(maxlen=self.CALM_WINDOW)
+
+    def _one(self, embedding: np.ndarray, t: float) -> Features:
+        return Features(embedding[None, :], np.zeros(1, np.int64), np.array([t]), self._info, self.model_id, "live")
 
     def score(self, embedding: np.ndarray, t: float) -> float:
-        one = Features(embedding[None, :], np.zeros(1, np.int64), np.array([t]), self._info, self.model_id, "live")
-        return float(np.asarray(self.detector.score(one))[0])
+        raw = float(np.asarray(self.detector.score(self._one(embedding, t)))[0])
+        if self._normal is not None and self._recent and self.normal_distance(embedding) <= self._radius:
+            return min(raw, float(np.median(self._recent)))
+        self._recent.append(raw)
+        return raw
+
+    def normal_distance(self, embedding: np.ndarray) -> float:
+        """Cosine distance from ``embedding`` to the nearest frame a person said was normal (inf: none)."""
+        if self._normal is None:
+            return float("inf")
+        v = np.asarray(embedding, np.float32).ravel()
+        return float(1.0 - np.max(self._normal @ (v / max(float(np.linalg.norm(v)), 1e-12))))
+
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        """Frames of false alarms: that scene scores as a calm frame from now on (None: forget them)."""
+        if embeddings is None or len(embeddings) == 0:
+            self._normal = None
+            return
+        bank = np.asarray(embeddings, np.float32).reshape(len(embeddings), -1)
+        bank = bank / np.maximum(np.linalg.norm(bank, axis=1, keepdims=True), 1e-12)
+        if len(bank) >= 2:
+            distances = 1.0 - bank @ bank.T
+            np.fill_diagonal(distances, np.inf)
+            self._radius = self.NORMAL_RADIUS_FACTOR * float(np.median(distances.min(axis=1)))
+        else:
+            self._radius = self.SINGLE_FRAME_RADIUS
+        self._normal = bank
 
     def label(self, embedding: np.ndarray) -> str | None:
         top = getattr(self.detector, "top_prompt", None)
-        if top is None:
-            return None
-        one = Features(embedding[None, :], np.zeros(1, np.int64), np.zeros(1), self._info, self.model_id, "live")
-        return top(one)[0]
+        return None if top is None else top(self._one(embedding, 0.0))[0]
 
 
 @dataclass
@@ -217,8 +255,8 @@ def make_engine(config: DetectConfig, *, warmup_s: float = 300.0, camera: str = 
     from oddsight.models.loader import load_image_encoder
     from oddsight.pipeline import VisualDetection
 
-    if config.method not in ("novelty", "oneclass", "zeroshot"):
-        raise ConfigError(f"live scoring supports novelty, oneclass and zeroshot, not {config.method!r}")
+    if config.method not in LIVE_METHODS:
+        raise ConfigError(f"live scoring supports {', '.join(LIVE_METHODS)}, not {config.method!r}")
     visual = VisualDetection(config)
     detector = visual.detector  # a bad detector file or prompt fails before the stream opens
     encoder = load_image_encoder(visual.model_id, config.model_path, device=config.device)

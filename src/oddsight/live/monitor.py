@@ -195,7 +195,6 @@ class Monitor:
         self._normal_checked = time.monotonic()
         if self.folder is None:
             return
-        from oddsight.live.engine import CausalNovelty
         from oddsight.live.feedback import normal_memory
 
         files = sorted((self.folder / "normal").glob("*.npy"))
@@ -203,12 +202,7 @@ class Monitor:
         if seen == self._normal_seen:
             return
         self._normal_seen = seen
-        if isinstance(self.engine.scorer, CausalNovelty):
-            self.engine.scorer.set_normal(normal_memory(self.folder))
-        elif files:
-            log.warning(
-                "%s: false-alarm feedback applies to novelty only; this camera runs another method", self.camera
-            )
+        self.engine.scorer.set_normal(normal_memory(self.folder))
 
     def _save_embeddings(self, ev: LiveEvent) -> None:
         from oddsight.live.feedback import save_event_embeddings

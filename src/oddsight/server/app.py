@@ -20,6 +20,8 @@ from starlette.requests import ClientDisconnect
 from oddsight.errors import ConfigError, InputError, ModelFileError, ModelUnavailableError, OddsightError
 from oddsight.redact import redact_urls
 from oddsight.server.auth import COOKIE, TOO_BIG, BodyLimit, TokenAuth, session_value, token_ok
+from oddsight.server.camera_store import CameraStore
+from oddsight.server.cameras import CameraProcesses
 from oddsight.server.jobs import Workers
 from oddsight.server.store import Store
 from oddsight.version import __version__
@@ -64,6 +66,7 @@ def _status(exc: OddsightError) -> int:
 def create_app(settings: Settings) -> FastAPI:
     """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
     from oddsight.server.api import router
+    from oddsight.server.camera_api import router as camera_router
 
     store = Store(settings.data)
 
@@ -76,7 +79,11 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.workers:
             workers.start()
         app.state.workers = workers
+        cameras = CameraProcesses(store)
+        cameras.start()
+        app.state.camera_processes = cameras
         yield
+        cameras.stop()
         workers.stop()
 
     app = FastAPI(
@@ -88,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.store = store
+    app.state.camera_store = CameraStore(store)
     app.state.settings = settings
 
     @app.exception_handler(OddsightError)
@@ -117,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     app.include_router(router, prefix="/api/v1")
+    app.include_router(camera_router, prefix="/api/v1")
     _pages(app, settings)
     app.add_middleware(TokenAuth, token=settings.token)
     app.add_middleware(

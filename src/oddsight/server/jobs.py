@@ -162,8 +162,8 @@ class Runner:
         self.store.finish_job(job["id"], "done", output=report.to_dict())
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the server process dies (even by ``kill -9``), so no orphan
+def die_with_parent() -> None:
+    """Linux: the kernel kills this process when the server process dies (even by ``kill -9``), so no orphan
     goes on writing a job the restarted server has marked interrupted."""
     try:
         import ctypes
@@ -175,7 +175,7 @@ def _die_with_parent() -> None:
 
 def worker_main(folder: str, parent: int) -> None:
     """A worker process: claim jobs until told to stop (SIGTERM) or the server is gone."""
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent:  # the server died before the line above took effect
         return
     stop = threading.Event()

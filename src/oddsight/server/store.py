@@ -53,6 +53,31 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_score ON events(peak_score);
     CREATE INDEX events_created ON events(created_at);
     """,
+    # 2: live cameras (camera_store.py)
+    """
+    CREATE TABLE cameras (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL, options TEXT NOT NULL, fps REAL NOT NULL,
+        warmup_s REAL NOT NULL, realtime INTEGER NOT NULL DEFAULT 0, alerts TEXT NOT NULL DEFAULT '[]',
+        cooldown_s REAL NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'starting', error TEXT, status TEXT,
+        worker_pid INTEGER, created_at REAL NOT NULL, updated_at REAL
+    );
+    CREATE TABLE camera_events (
+        id TEXT PRIMARY KEY, camera_id TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+        state TEXT NOT NULL, start_frame INTEGER, end_frame INTEGER, start_s REAL, end_s REAL, peak_s REAL,
+        peak_score REAL, label TEXT, snapshot TEXT, clip TEXT, note TEXT, review TEXT NOT NULL DEFAULT 'new',
+        opened_at REAL NOT NULL, updated_at REAL NOT NULL
+    );
+    CREATE INDEX camera_events_camera ON camera_events(camera_id, opened_at);
+    CREATE TABLE camera_scores (
+        camera_id TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE, wall REAL NOT NULL, t REAL NOT NULL,
+        score REAL NOT NULL, smoothed REAL NOT NULL
+    );
+    CREATE INDEX camera_scores_camera ON camera_scores(camera_id, wall);
+    CREATE TABLE camera_outages (
+        camera_id TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE, started REAL NOT NULL,
+        ended REAL NOT NULL, s REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")

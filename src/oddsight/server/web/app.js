@@ -367,6 +367,142 @@ async function trainPage() {
   });
 }
 
+// --- Cameras -----------------------------------------------------------------------------------------
+
+const LIVE_METHODS = ["novelty", "oneclass", "zeroshot"];
+const CHART_S = 300;  // the rolling chart's span
+let cameraTimer = null;
+
+async function camerasPage() {
+  const detectors = await api("/detectors");
+  const url = h("input", { id: "cam-url", size: 34, placeholder: "rtsp://user:pass@cam/stream, http://host/cam.mjpg, /dev/video0", "aria-label": "Camera URL" });
+  const name = h("input", { id: "cam-name", size: 12, placeholder: "from the URL", "aria-label": "Camera name" });
+  const method = h("select", { id: "cam-method", "aria-label": "Method" }, LIVE_METHODS.map((m) => h("option", { value: m }, m)));
+  const detector = h("select", { id: "cam-detector", "aria-label": "Detector", hidden: true },
+    detectors.length ? detectors.map((d) => h("option", { value: d.id }, `${d.name} (${d.encoder})`)) : h("option", { value: "" }, "no detector: fit one in Train"));
+  method.addEventListener("change", () => { detector.hidden = method.value !== "oneclass"; });
+  const fps = h("input", { id: "cam-fps", type: "number", min: "0.1", step: "0.1", value: "2", "aria-label": "Frames per second scored" });
+  const threshold = h("input", { id: "cam-threshold", type: "number", step: "any", placeholder: "calibrate", "aria-label": "Threshold (empty: set from the warm-up)" });
+  const warmup = h("input", { id: "cam-warmup", type: "number", min: "0", step: "1", value: "300", "aria-label": "Warm-up seconds" });
+  const alerts = h("input", { id: "cam-alerts", size: 30, placeholder: "webhook:https://host/hook, mqtt://broker:1883/oddsight", "aria-label": "Alerts, comma-separated" });
+  const add = h("button", { id: "cam-add", onclick: async () => {
+    const body = { url: url.value.trim(), method: method.value, fps: Number(fps.value || 2), warmup: Number(warmup.value || 300) };
+    if (name.value.trim()) body.name = name.value.trim();
+    if (threshold.value !== "") body.threshold = Number(threshold.value);
+    if (method.value === "oneclass" && detector.value) body.detector_id = detector.value;
+    const specs = alerts.value.split(",").map((a) => a.trim()).filter(Boolean);
+    if (specs.length) body.alerts = specs;
+    try { const c = await api("/cameras", { method: "POST", json: body }); say(`Watching ${c.name}.`, "info"); url.value = name.value = ""; await drawCameras(); }
+    catch (e) { say(e.message); }
+  } }, "Add camera");
+  const grid = h("div", { id: "cameras", class: "tiles" });
+  page("Cameras",
+    h("section", { class: "panel" }, h("h2", {}, "Add a camera"),
+      h("div", { class: "row" }, h("label", { for: "cam-url" }, "URL (or a file under --media, played in real time)", url), h("label", { for: "cam-name" }, "Name", name),
+        h("label", { for: "cam-method" }, "Method", method, detector), h("label", { for: "cam-fps" }, "fps", fps),
+        h("label", { for: "cam-threshold" }, "Threshold", threshold), h("label", { for: "cam-warmup" }, "Warm-up s", warmup),
+        h("label", { for: "cam-alerts" }, "Alerts", alerts), add)),
+    grid);
+  const tiles = {};
+  async function drawCameras() {
+    let cams;
+    try { cams = await api("/cameras"); } catch (e) { say(e.message); return; }
+    if (!document.getElementById("cameras")) return;
+    for (const id of Object.keys(tiles)) if (!cams.find((c) => c.id === id)) { tiles[id].el.remove(); delete tiles[id]; }
+    if (!cams.length) grid.replaceChildren(h("p", { class: "muted", id: "no-cameras" }, "No cameras yet: add one above."));
+    else document.getElementById("no-cameras")?.remove();
+    for (const c of cams) {
+      if (!tiles[c.id]) { tiles[c.id] = cameraTile(c, drawCameras); grid.append(tiles[c.id].el); }
+      await tiles[c.id].update(c);
+    }
+  }
+  clearInterval(cameraTimer);
+  cameraTimer = setInterval(() => { if (document.getElementById("cameras")) drawCameras(); else clearInterval(cameraTimer); }, 2000);
+  await drawCameras();
+}
+
+function calibrationText(c) {
+  const cal = c.status && c.status.calibration;
+  if (!cal) return "starting…";
+  if (cal.threshold === null) return `calibrating: the first ${cal.warmup_s} s set the threshold`;
+  const how = cal.source === "warm-up" ? `set from the warm-up at ${when(cal.set_at)}` : cal.source === "given" ? "given" : "the method's default";
+  return `threshold ${cal.threshold.toFixed(3)} (${how})`;
+}
+
+function cameraTile(c, redraw) {
+  const picture = h("img", { class: "live", alt: `Live picture of ${c.name}` });
+  const chart = h("div", { class: "live-chart", role: "img", "aria-label": `${c.name}: score over the last ${CHART_S / 60} minutes` });
+  const badge = h("span", { class: "state" });
+  const info = h("div", { class: "kv small" });
+  const open = h("div", { class: "open-event" });
+  const list = h("ul", { class: "events compact" });
+  const remove = h("button", { class: "danger", onclick: async () => {
+    if (!confirm(`Stop watching ${c.name} and delete its events and clips?`)) return;
+    try { await api(`/cameras/${c.id}`, { method: "DELETE" }); redraw(); } catch (e) { say(e.message); }
+  } }, "Delete");
+  const restart = h("button", { class: "secondary", hidden: true, onclick: () => api(`/cameras/${c.id}/restart`, { method: "POST" }).then(redraw).catch((e) => say(e.message)) }, "Restart");
+  const el = h("section", { class: "panel tile", "data-camera": c.id },
+    h("div", { class: "row" }, h("h2", {}, c.name), badge, h("span", { class: "muted small" }, c.url), h("span", { style: "flex:1" }), restart, remove),
+    h("div", { class: "tile-body" }, picture, chart), info, open, h("h3", {}, "Events"), list);
+  let since = 0, drawn = false, seenPicture = 0, eventsKey = "";
+  const xs = [], ys = [];
+  async function update(cam) {
+    const st = cam.status || {};
+    const live = cam.state === "running" && !cam.responding ? "not responding" : cam.state;
+    badge.textContent = live;
+    badge.className = `state ${live === "running" ? "running" : ["failed", "not responding"].includes(live) ? "failed" : live === "reconnecting" ? "interrupted" : ""}`;
+    restart.hidden = !["ended", "stopped", "failed"].includes(cam.state);
+    const stream = st.stream || {};
+    info.replaceChildren(h("span", { class: "calibration" }, calibrationText(cam)),
+      h("span", {}, `${stream.sampled ?? 0} frames scored, ${stream.dropped ?? 0} dropped, lag ${(stream.lag_s ?? 0).toFixed(2)} s`),
+      h("span", { class: "outages" }, `${(stream.outages || []).length} outage(s)${(stream.outages || []).length ? `, last ${stream.outages.at(-1).s.toFixed(1)} s at ${when(stream.outages.at(-1).from)}` : ""}`),
+      ...(cam.error ? [h("span", { class: "error" }, cam.error)] : []));
+    if (st.picture_at && st.picture_at !== seenPicture) {
+      seenPicture = st.picture_at;
+      picture.src = `${API}/cameras/${cam.id}/live.jpg?t=${st.picture_at}`;
+    }
+    const rows = await api(`/cameras/${cam.id}/scores?since=${since}`).catch(() => []);
+    for (const r of rows) { xs.push(new Date(r.wall * 1000)); ys.push(r.smoothed); since = r.wall; }
+    while (xs.length && (xs.at(-1) - xs[0]) / 1000 > CHART_S) { xs.shift(); ys.shift(); }
+    const thr = st.calibration && st.calibration.threshold;
+    const layout = { margin: { l: 36, r: 6, t: 6, b: 26 }, showlegend: false, height: 180, yaxis: { rangemode: "tozero", fixedrange: true },
+      xaxis: { fixedrange: true, type: "date", tickformat: "%H:%M:%S", nticks: 4 },
+      shapes: thr === null || thr === undefined ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: thr, y1: thr, line: { color: "#c62f2f", width: 2, dash: "dash" } }] };
+    const trace = [{ x: xs.slice(), y: ys.slice(), type: "scatter", mode: "lines", line: { color: "#1d2330", width: 1.2 }, hovertemplate: "%{y:.3f}<extra></extra>" }];
+    if (!drawn) { await Plotly.newPlot(chart, trace, layout, { displayModeBar: false, responsive: true }); drawn = true; }
+    else await Plotly.react(chart, trace, layout);
+    chart.dataset.points = String(xs.length);
+    const ev = st.open_event;
+    open.replaceChildren(...(ev ? [h("span", { class: "state failed" }, "event open"), ` since ${clock(ev.start_s)}, peak ${ev.peak_score.toFixed(3)}${ev.label ? ` · ${ev.label}` : ""}`] : []));
+    const events = await api(`/cameras/${cam.id}/events?limit=20`).catch(() => []);
+    const key = JSON.stringify(events.map((e) => [e.id, e.state, e.review, e.has_clip, e.has_snapshot]));
+    if (key !== eventsKey) {
+      eventsKey = key;
+      list.replaceChildren(...events.map((e) => cameraEventItem(e, () => { eventsKey = ""; update(cam); })));
+      if (!events.length) list.append(h("li", { class: "muted small" }, "None yet."));
+    }
+  }
+  return { el, update };
+}
+
+function cameraEventItem(e, after) {
+  const mark = async (review) => {
+    try { await api(`/camera-events/${e.id}`, { method: "PATCH", json: { review } }); say(review === "false_alarm" ? "Marked a false alarm: this scene joins the camera's normal memory." : "Confirmed.", "info"); after(); }
+    catch (err) { say(err.message); }
+  };
+  const ended = e.state === "ended";
+  return h("li", { class: "event", "data-event": e.id, "data-state": e.state },
+    e.has_snapshot ? h("img", { src: `${API}/camera-events/${e.id}/snapshot.jpg`, alt: `Peak frame at ${clock(e.peak_s)}`, loading: "lazy" }) : h("div", { class: "noimg" }),
+    h("div", {},
+      h("div", { class: "what" }, `${clock(e.start_s)} – ${clock(e.end_s)}`, e.label ? ` · ${e.label}` : "", " ", state(ended ? e.review : "open")),
+      h("div", { class: "kv" }, h("span", {}, `peak ${Number(e.peak_score).toFixed(3)}`), h("span", {}, when(e.opened_at))),
+      e.note ? h("p", { class: "small muted" }, e.note) : null,
+      h("div", { class: "row" },
+        h("button", { class: "good", disabled: !ended || e.review === "confirmed", onclick: () => mark("confirmed") }, "Confirm"),
+        h("button", { class: "danger", disabled: !ended || e.review === "false_alarm", onclick: () => mark("false_alarm") }, "False alarm"),
+        e.has_clip ? h("a", { href: `${API}/camera-events/${e.id}/clip.mp4`, target: "_blank" }, "Clip") : null)));
+}
+
 // --- Models ------------------------------------------------------------------------------------------
 
 async function modelsPage() {
@@ -389,7 +525,7 @@ async function route() {
     if (a.dataset.page === current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const pages = { videos: videosPage, events: eventsPage, train: trainPage, models: modelsPage, result: () => resultPage(arg) };
+  const pages = { videos: videosPage, cameras: camerasPage, events: eventsPage, train: trainPage, models: modelsPage, result: () => resultPage(arg) };
   try { await (pages[name] || videosPage)(); }
   catch (e) { page("Something went wrong", h("p", { class: "error" }, e.message)); }
 }

@@ -1,0 +1,155 @@
+"""The store's live side: cameras, their events, a rolling window of their scores, and their outages.
+
+Written by each camera's process (``cameras.py``) and read by the API; the same SQLite database as the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from oddsight.server.store import Store, _insert, _row, _rows, new_id
+
+SCORES_KEPT_S = 3600.0  # the rolling score chart's history per camera
+CAMERA_STATES = ("starting", "running", "reconnecting", "ended", "failed", "stopped")
+EVENT_COLUMNS = ("start_frame", "end_frame", "start_s", "end_s", "peak_s", "peak_score", "label", "snapshot", "clip")
+
+
+class CameraStore:
+    """Camera rows and what their monitors report, over a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- cameras --------------------------------------------------------------------------------------------
+
+    def add(self, row: dict[str, Any]) -> dict:
+        row = {
+            "id": new_id(),
+            "created_at": time.time(),
+            **row,
+            "options": json.dumps(row["options"]),
+            "alerts": json.dumps(row.get("alerts", [])),
+        }
+        with self.store.connect() as con:
+            _insert(con, "cameras", row)
+        return self.camera(row["id"])
+
+    def cameras(self) -> list[dict]:
+        with self.store.read() as con:
+            return [_camera(r) for r in _rows(con.execute("SELECT * FROM cameras ORDER BY created_at"))]
+
+    def camera(self, camera_id: str) -> dict | None:
+        with self.store.read() as con:
+            row = _row(con.execute("SELECT * FROM cameras WHERE id=?", (camera_id,)))
+        return _camera(row) if row is not None else None
+
+    def delete(self, camera_id: str) -> bool:
+        with self.store.connect() as con:
+            return con.execute("DELETE FROM cameras WHERE id=?", (camera_id,)).rowcount > 0
+
+    def set_state(self, camera_id: str, state: str, error: str | None = None, pid: int | None = None) -> None:
+        with self.store.connect() as con:
+            con.execute(
+                "UPDATE cameras SET state=?, error=?, worker_pid=COALESCE(?, worker_pid), updated_at=? WHERE id=?",
+                (state, error, pid, time.time(), camera_id),
+            )
+
+    # --- what a running monitor reports -----------------------------------------------------------------------
+
+    def report(
+        self,
+        camera_id: str,
+        status: dict[str, Any],
+        scores: list[tuple[float, float, float, float]],
+        outages: list[dict[str, float]],
+        state: str,
+    ) -> None:
+        """One heartbeat from the camera's process: its status, the scores since the last one, new outages."""
+        now = time.time()
+        with self.store.connect() as con:
+            con.execute(
+                "UPDATE cameras SET status=?, state=?, error=NULL, updated_at=? WHERE id=?",
+                (json.dumps(status), state, now, camera_id),
+            )
+            con.executemany(
+                "INSERT INTO camera_scores (camera_id, wall, t, score, smoothed) VALUES (?, ?, ?, ?, ?)",
+                [(camera_id, *row) for row in scores],
+            )
+            con.executemany(
+                "INSERT INTO camera_outages (camera_id, started, ended, s) VALUES (?, ?, ?, ?)",
+                [(camera_id, o["from"], o["to"], o["s"]) for o in outages],
+            )
+            con.execute("DELETE FROM camera_scores WHERE camera_id=? AND wall < ?", (camera_id, now - SCORES_KEPT_S))
+
+    def event_message(self, camera_id: str, payload: dict[str, Any]) -> None:
+        """A new/update/end message (the webhook's body) into the camera's events."""
+        ev = payload["event"]
+        values = {k: ev.get(k) for k in EVENT_COLUMNS}
+        state = "ended" if payload["type"] == "end" else "open"
+        now = time.time()
+        with self.store.connect() as con:
+            exists = con.execute("SELECT 1 FROM camera_events WHERE id=?", (ev["id"],)).fetchone()
+            if exists:
+                sets = ", ".join(f"{k}=COALESCE(?, {k})" for k in values)
+                con.execute(
+                    f"UPDATE camera_events SET {sets}, state=?, note=COALESCE(?, note), updated_at=? WHERE id=?",
+                    (*values.values(), state, ev.get("note"), now, ev["id"]),
+                )
+            else:
+                row = {"id": ev["id"], "camera_id": camera_id, "state": state, "note": ev.get("note"), **values}
+                _insert(con, "camera_events", {**row, "opened_at": payload.get("time", now), "updated_at": now})
+
+    def close_open_events(self, camera_id: str, note: str) -> int:
+        """Events left open by a monitor that stopped (a kill, a crash): ended now, with ``note``."""
+        with self.store.connect() as con:
+            return con.execute(
+                "UPDATE camera_events SET state='ended', note=?, updated_at=? WHERE camera_id=? AND state='open'",
+                (note, time.time(), camera_id),
+            ).rowcount
+
+    # --- reads for the API ------------------------------------------------------------------------------------
+
+    def scores(self, camera_id: str, since: float = 0.0, limit: int = 20000) -> list[dict]:
+        with self.store.read() as con:
+            return _rows(
+                con.execute(
+                    "SELECT wall, t, score, smoothed FROM camera_scores WHERE camera_id=? AND wall > ? "
+                    "ORDER BY wall LIMIT ?",
+                    (camera_id, since, limit),
+                )
+            )
+
+    def outages(self, camera_id: str, limit: int = 100) -> list[dict]:
+        with self.store.read() as con:
+            return _rows(
+                con.execute(
+                    "SELECT started, ended, s FROM camera_outages WHERE camera_id=? ORDER BY started DESC LIMIT ?",
+                    (camera_id, limit),
+                )
+            )
+
+    def events(self, camera_id: str | None = None, limit: int = 200) -> list[dict]:
+        sql, args = "SELECT * FROM camera_events", ()
+        if camera_id is not None:
+            sql, args = sql + " WHERE camera_id=?", (camera_id,)
+        with self.store.read() as con:
+            return _rows(con.execute(sql + " ORDER BY opened_at DESC LIMIT ?", (*args, limit)))
+
+    def event(self, event_id: str) -> dict | None:
+        with self.store.read() as con:
+            return _row(con.execute("SELECT * FROM camera_events WHERE id=?", (event_id,)))
+
+    def review(self, event_id: str, review: str) -> dict | None:
+        with self.store.connect() as con:
+            con.execute("UPDATE camera_events SET review=?, updated_at=? WHERE id=?", (review, time.time(), event_id))
+        return self.event(event_id)
+
+
+def _camera(row: dict) -> dict:
+    row["options"] = json.loads(row["options"])
+    row["alerts"] = json.loads(row["alerts"])
+    row["status"] = json.loads(row["status"]) if row["status"] else None
+    row["realtime"] = bool(row["realtime"])
+    return row

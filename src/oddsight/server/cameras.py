@@ -1,0 +1,238 @@
+"""Cameras watched inside ``oddsight serve``: one spawned process per camera runs the same
+:class:`~oddsight.live.monitor.Monitor` as ``oddsight watch``, and reports into the server's store.
+
+Each process writes its events (every new/update/end message), a heartbeat each second (status, the scores
+since the last one, outages) and the latest picture (``cameras/<id>/live.jpg``); snapshots, clips, the JSONL
+log and the camera's false-alarm memory live under ``cameras/<id>/`` as with ``watch --clips``.
+``CameraProcesses`` (in the server) starts one per camera, restarts one that dies, and stops one on delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from oddsight.errors import OddsightError
+from oddsight.redact import redact_urls
+from oddsight.server.camera_store import CameraStore
+from oddsight.server.jobs import die_with_parent
+from oddsight.server.store import Store
+
+log = logging.getLogger("oddsight.server")
+HEARTBEAT_S = 1.0
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+STABLE_S = 60.0  # a process that ran this long before it died starts the backoff over
+LIVE_PICTURE = "live.jpg"
+RESTART_NOTE = "closed on restart: the camera's monitor stopped while it was open"
+
+
+def camera_folder(store: Store, camera_id: str) -> Path:
+    return store.folder / "cameras" / camera_id
+
+
+class _Reporter:
+    """The camera process's link to the store: messages as they come, a heartbeat each second."""
+
+    def __init__(self, cameras: CameraStore, camera_id: str, folder: Path) -> None:
+        self.cameras, self.camera_id, self.folder = cameras, camera_id, folder
+        self.monitor: Any = None
+        self._lock = threading.Lock()
+        self._scores: list[tuple[float, float, float, float]] = []
+        self._frame: Any = None
+        self._outages_sent = 0
+        self._picture_at: float | None = None
+        self._stop = threading.Event()
+
+    def on_message(self, payload: dict[str, Any]) -> None:
+        self.cameras.event_message(self.camera_id, payload)
+
+    def on_update(self, update: Any, frame: Any) -> None:
+        with self._lock:
+            self._scores.append((frame.wall, update.t, update.score, update.smoothed))
+            self._frame = frame.frame
+
+    def run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.beat()
+            except Exception as exc:  # the store busy or the disk full: the next beat tries again
+                log.warning("camera %s: heartbeat failed (%s)", self.camera_id, exc)
+
+    def beat(self, state: str | None = None) -> None:
+        from oddsight.live.clips import write_snapshot
+
+        with self._lock:
+            scores, self._scores = self._scores, []
+            frame, self._frame = self._frame, None
+        if frame is not None:
+            write_snapshot(frame, self.folder / LIVE_PICTURE)
+            self._picture_at = time.time()
+        status = self.monitor.status()
+        status["picture_at"] = self._picture_at
+        status["timings"] = {k: round(v, 3) for k, v in self.monitor.timings.items()}
+        outages = self.monitor.stream.stats.outages
+        new, self._outages_sent = outages[self._outages_sent :], len(outages)
+        if state is None:
+            state = "running" if status["stream"]["connected"] else "reconnecting"
+        self.cameras.report(self.camera_id, status, scores, new, state)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def camera_main(folder: str, camera_id: str, parent: int) -> None:
+    """A camera's process: watch it until SIGTERM, the server's end, or (a file) the end of the footage."""
+    die_with_parent()
+    if os.getppid() != parent:
+        return
+    store = Store(Path(folder))
+    cameras = CameraStore(store)
+    row = cameras.camera(camera_id)
+    if row is None:
+        return
+    try:
+        monitor, reporter = _build(store, cameras, row)
+    except OddsightError as exc:
+        cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
+        return
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: (stopped.set(), monitor.stop()))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
+    closed = cameras.close_open_events(camera_id, RESTART_NOTE)
+    if closed:
+        log.warning("camera %s: %d event(s) left open by the last run closed", camera_id, closed)
+    cameras.set_state(camera_id, "starting", pid=os.getpid())
+    beat = threading.Thread(target=reporter.run, name=f"camera-{camera_id}-beat", daemon=True)
+    beat.start()
+    try:
+        monitor.run()
+    except OddsightError as exc:
+        reporter.stop()
+        cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
+        return
+    finally:
+        for sink in monitor.sinks:
+            sink.close()
+    reporter.stop()
+    beat.join(5)
+    reporter.beat("stopped" if stopped.is_set() else "ended")
+
+
+def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any, _Reporter]:
+    from oddsight.live.alerts import make_sink
+    from oddsight.live.engine import LIVE_METHODS, make_engine
+    from oddsight.live.monitor import Monitor
+    from oddsight.options import DetectOptions
+
+    camera_id = row["id"]
+    config = DetectOptions.parse(row["options"]).to_config(progress=False, methods=LIVE_METHODS)
+    warmup = 0.0 if config.threshold is not None else row["warmup_s"]
+    engine = make_engine(config, warmup_s=warmup, camera=camera_id)
+    secret = os.environ.get("ODDSIGHT_WEBHOOK_SECRET")
+    sinks = [make_sink(spec, camera_id, secret) for spec in row["alerts"]]
+    folder = camera_folder(store, camera_id)
+    reporter = _Reporter(cameras, camera_id, folder)
+    monitor = Monitor(
+        row["url"],
+        engine,
+        row["fps"],
+        row["realtime"],
+        out=folder.parent,
+        sinks=sinks,
+        on_message=reporter.on_message,
+        on_update=reporter.on_update,
+        camera=camera_id,
+        cooldown_s=row["cooldown_s"],
+    )
+    reporter.monitor = monitor
+    return monitor, reporter
+
+
+class CameraProcesses:
+    """One spawned process per camera in the store, kept alive (with backoff) while the server runs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.cameras = store, CameraStore(store)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._procs: dict[str, multiprocessing.process.BaseProcess] = {}
+        self._started: dict[str, float] = {}
+        self._restarts: dict[str, tuple[int, float]] = {}  # camera -> (failures in a row, when to try next)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        for row in self.cameras.cameras():
+            if row["state"] != "ended":  # a file played to its end stays ended; a failed one gets another try
+                self.launch(row["id"])
+        self._thread = threading.Thread(target=self._watch, name="oddsight-cameras", daemon=True)
+        self._thread.start()
+
+    def launch(self, camera_id: str) -> None:
+        with self._lock:
+            old = self._procs.get(camera_id)
+            if old is not None and old.exitcode is None:
+                return
+            proc = self._ctx.Process(
+                target=camera_main, args=(str(self.store.folder), camera_id, os.getpid()), daemon=True
+            )
+            proc.start()
+            self._procs[camera_id] = proc
+            self._started[camera_id] = time.monotonic()
+
+    def stop_camera(self, camera_id: str, timeout: float = 10.0) -> None:
+        with self._lock:
+            proc = self._procs.pop(camera_id, None)
+            self._restarts.pop(camera_id, None)
+        if proc is not None:
+            _end(proc, timeout)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                dead = [(c, p) for c, p in self._procs.items() if p.exitcode is not None]
+            for camera_id, proc in dead:
+                row = self.cameras.camera(camera_id)
+                if row is None or row["state"] in ("ended", "failed"):  # done, or fails the same way each time
+                    with self._lock:
+                        self._procs.pop(camera_id, None)
+                    continue
+                failures, when = self._restarts.get(camera_id, (0, 0.0))
+                if when == 0.0 and time.monotonic() - self._started.get(camera_id, 0.0) > STABLE_S:
+                    failures = 0  # it had run a good while: this is a fresh failure, not a crash loop
+                if when == 0.0:  # just found dead: wait the backoff, then start it again
+                    delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
+                    log.warning(
+                        "camera %s: its process ended (exit %s); restart in %g s", camera_id, proc.exitcode, delay
+                    )
+                    self._restarts[camera_id] = (failures + 1, time.monotonic() + delay)
+                elif time.monotonic() >= when:
+                    self._restarts[camera_id] = (failures, 0.0)
+                    with self._lock:
+                        self._procs.pop(camera_id, None)
+                    self.launch(camera_id)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        with self._lock:
+            procs, self._procs = list(self._procs.values()), {}
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            _end(proc, timeout)
+
+
+def _end(proc: multiprocessing.process.BaseProcess, timeout: float) -> None:
+    """SIGTERM (the monitor closes its open event and writes its clip), then SIGKILL if it does not stop."""
+    if proc.exitcode is None:
+        proc.terminate()
+    proc.join(timeout)
+    if proc.exitcode is None:
+        proc.kill()
+        proc.join(2)

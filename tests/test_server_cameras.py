@@ -1,0 +1,207 @@
+"""Cameras inside ``oddsight serve``: a real RTSP camera (GStreamer's server serving a real UCF-Crime fight)
+watched by the server's own camera process, with its picture, scores, events, clips, feedback and outages in the
+store and the API; a ``kill -9`` of the server with an event open, and the restart that closes it.
+
+The RTSP test runs in real time (about 90 s).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import shutil
+import time
+
+import av
+import httpx
+import pytest
+from PIL import Image
+
+from oddsight.server.cameras import RESTART_NOTE
+from tests.conftest import shared_data
+from tests.live_servers import FIGHT
+from tests.server_process import Server
+
+
+def _until(what: str, check, timeout: float, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def _jpeg(data: bytes) -> tuple[int, int]:
+    assert data[:2] == b"\xff\xd8"
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_path):
+    data = tmp_path / "data"
+    srv = Server(data, [], "--workers", "0").start()
+    try:
+        c = srv.client()
+        r = c.post("/cameras", json={"url": rtsp.url, "name": "door", "threshold": 1.0})
+        assert r.status_code == 201, r.text
+        assert r.json()["id"] == "door" and r.json()["options"]["threshold"] == 1.0
+
+        cam = _until("frames scored", lambda: _scored(c, 4), 60)
+        assert cam["state"] == "running" and cam["responding"]
+        assert cam["status"]["calibration"]["source"] == "given" and cam["status"]["calibration"]["threshold"] == 1.0
+        picture = c.get("/cameras/door/live.jpg")
+        assert picture.status_code == 200 and 100 < _jpeg(picture.content)[0] <= 640
+        with c.stream("GET", "/cameras/door/live.mjpg") as stream:  # the same picture as an MJPEG stream
+            assert stream.headers["content-type"].startswith("multipart/x-mixed-replace")
+            first = next(stream.iter_bytes())
+        assert first.startswith(b"--oddsight-frame") and b"\xff\xd8" in first
+        scores = c.get("/cameras/door/scores").json()
+        assert len(scores) >= 4 and all(a["wall"] < b["wall"] for a, b in itertools.pairwise(scores))
+        later = c.get("/cameras/door/scores", params={"since": scores[-1]["wall"]}).json()
+        assert all(s["wall"] > scores[-1]["wall"] for s in later)
+
+        # the fight (19-28 s of the stream) opens an event while it happens
+        opened = _until("an open event", lambda: [e for e in c.get("/cameras/door/events").json()], 60)[0]
+        assert opened["state"] == "open" and 15 <= opened["start_s"] <= 30, opened
+        assert c.get("/cameras/door").json()["status"]["open_event"]["id"] == opened["id"]
+        assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
+
+        # kill -9 of the server while the event is open: the camera process dies with it; the restart closes it
+        srv.kill9()
+        srv = Server(data, [], "--workers", "0").start()
+        c = srv.client()
+        closed = _until("the open event closed", lambda: _ended(c, opened["id"]), 30)
+        assert closed["note"] == RESTART_NOTE
+        assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
+
+        # the camera is watched again after the restart (the RTSP client starts over): the fight again, to its end
+        event = _until("an ended event with its clip", lambda: _with_clip(c, opened["id"]), 90)
+        assert 15 <= event["start_s"] <= 30 and event["end_s"] <= 40, event
+        snapshot = c.get(f"/camera-events/{event['id']}/snapshot.jpg")
+        assert snapshot.status_code == 200 and _jpeg(snapshot.content)
+        clip = c.get(f"/camera-events/{event['id']}/clip.mp4")
+        assert clip.status_code == 200
+        (tmp_path / "clip.mp4").write_bytes(clip.content)
+        with av.open(str(tmp_path / "clip.mp4")) as f:  # remuxed from the camera's packets: h264, spans the event
+            assert f.streams.video[0].codec_context.name == "h264"
+            times = [float(fr.time) for fr in f.decode(f.streams.video[0])]
+        assert times[-1] - times[0] >= event["end_s"] - event["start_s"]
+
+        # feedback: a false alarm puts the event's frames into the camera's normal memory
+        r = c.patch(f"/camera-events/{event['id']}", json={"review": "false_alarm"})
+        assert r.status_code == 200 and r.json()["review"] == "false_alarm"
+        assert (data / "cameras" / "door" / "normal" / f"{event['id']}.npy").exists()
+        r = c.patch(f"/camera-events/{event['id']}", json={"review": "confirmed"})
+        assert r.json()["review"] == "confirmed"
+        assert not (data / "cameras" / "door" / "normal" / f"{event['id']}.npy").exists()
+
+        # the camera goes away for a while: the outage is in the API once it is back
+        rtsp.stop()
+        time.sleep(6)
+        rtsp.start()
+        outages = _until("an outage", lambda: c.get("/cameras/door").json()["outages"], 60)
+        assert outages[0]["s"] >= 3 and outages[0]["ended"] > outages[0]["started"]
+        _until("scoring after the outage", lambda: c.get("/cameras/door").json()["state"] == "running", 30)
+
+        assert c.delete("/cameras/door").status_code == 204
+        assert c.get("/cameras/door").status_code == 404 and not (data / "cameras" / "door").exists()
+    finally:
+        srv.stop()
+
+
+def _scored(c: httpx.Client, n: int) -> dict | None:
+    cam = c.get("/cameras/door").json()
+    return cam if cam["status"] and cam["status"]["stream"]["sampled"] >= n else None
+
+
+def _ended(c: httpx.Client, event_id: str) -> dict | None:
+    event = c.get(f"/camera-events/{event_id}").json()
+    return event if event["state"] == "ended" else None
+
+
+def _with_clip(c: httpx.Client, not_id: str) -> dict | None:
+    events = [e for e in c.get("/cameras/door/events").json() if e["id"] != not_id]
+    return next((e for e in events if e["state"] == "ended" and e["has_clip"]), None)
+
+
+BAD_CAMERAS = [
+    ({}, 422, "url is required"),
+    ({"url": "ftp://host/cam"}, 422, "unsupported scheme"),
+    ({"url": "/dev/videoX"}, 422, "not a camera device"),
+    ({"url": "/etc/passwd"}, 403, "outside every --media folder"),
+    ({"url": "rtsp://h/cam", "name": "../up"}, 422, "name"),
+    ({"url": "rtsp://h/cam", "alerts": ["smtp://x"]}, 422, "webhook:URL or mqtt://"),
+    ({"url": "rtsp://h/cam", "alerts": "mqtt://x/y"}, 422, "alerts is a list"),
+    ({"url": "rtsp://h/cam", "method": "lavad"}, 422, "unknown method 'lavad'"),
+    ({"url": "rtsp://h/cam", "threshold": math.nan}, 422, "threshold"),
+    ({"url": "rtsp://h/cam", "warmup": -1}, 422, "warmup"),
+    ({"url": "rtsp://h/cam", "fps": 0}, 422, "fps"),
+    ({"url": "rtsp://h/cam", "bogus": 1}, 422, "bogus"),
+]
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cams")
+    media = root / "media"
+    media.mkdir()
+    with Server(root / "data", [media], "--workers", "0") as srv:
+        yield srv
+
+
+@pytest.mark.parametrize(("body", "status", "words"), BAD_CAMERAS)
+def test_bad_camera_is_one_clear_4xx_and_nothing_stored(quiet_server, body, status, words):
+    with quiet_server.client() as c:
+        # json.dumps writes NaN as NaN, as a careless client would
+        r = c.post("/cameras", content=json.dumps(body), headers={"content-type": "application/json"})
+        assert r.status_code == status, r.text
+        assert words in r.json()["detail"], r.json()
+        assert c.get("/cameras").json() == []
+
+
+def test_camera_credentials_never_shown_and_a_dead_camera_reconnects(quiet_server):
+    port = 9  # the discard port: nothing listens
+    url = f"rtsp://admin:s3cret-pass@127.0.0.1:{port}/cam"
+    with quiet_server.client() as c:
+        r = c.post("/cameras", json={"url": url, "threshold": 1.0})
+        assert r.status_code == 201, r.text
+        cam = r.json()
+        assert "s3cret" not in r.text and cam["url"] == f"rtsp://***@127.0.0.1:{port}/cam"
+        assert "admin" not in cam["id"] and cam["id"] == f"127.0.0.1_{port}_cam"
+        again = c.post("/cameras", json={"url": url, "threshold": 1.0}).json()
+        assert again["id"] == f"{cam['id']}-2"  # a second camera of the same URL gets its own name
+        assert c.post("/cameras", json={"url": url, "name": cam["id"]}).status_code == 409
+        state = _until(
+            "reconnecting", lambda: c.get(f"/cameras/{cam['id']}").json()["state"] == "reconnecting" or None, 60
+        )
+        assert state
+        assert c.get(f"/cameras/{cam['id']}/live.jpg").status_code == 404
+        listing = c.get("/cameras").text
+        assert "s3cret" not in listing
+        for camera_id in (cam["id"], again["id"]):
+            assert c.delete(f"/cameras/{camera_id}").status_code == 204
+    assert "s3cret" not in quiet_server.log.read_text()
+
+
+def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_path):
+    media = quiet_server.media[0]
+    shutil.copy(shared_data() / FIGHT, media / "fight.mp4")  # a copy: a symlink out of --media is refused
+    with quiet_server.client() as c:
+        r = c.post("/cameras", json={"url": "fight.mp4", "threshold": 1.0})
+        assert r.status_code == 201, r.text
+        cam = r.json()
+        assert cam["id"] == "fight" and cam["realtime"] is True
+        t0 = time.monotonic()
+        _until("a few frames", lambda: _scored_id(c, cam["id"], 6), 60)
+        status = c.get(f"/cameras/{cam['id']}").json()["status"]
+        # played at its own frame rate: after ~3 s of stream, not the whole 37 s file
+        assert status["stream"]["sampled"] < 2 * (time.monotonic() - t0) + 8
+        assert c.delete(f"/cameras/{cam['id']}").status_code == 204
+
+
+def _scored_id(c: httpx.Client, camera_id: str, n: int) -> bool:
+    status = c.get(f"/cameras/{camera_id}").json()["status"]
+    return bool(status and status["stream"]["sampled"] >= n)
