@@ -13,6 +13,10 @@ the first frame's arrival fixes when each later frame was sent (the server paces
 
     .venv/bin/python benchmarks/bench_live.py [--cameras 2,4,8,12] [--seconds 600] [--fps 2] [--rss-at 300]
     .venv/bin/python benchmarks/bench_live.py --latency [--runs 3]
+    .venv/bin/python benchmarks/bench_live.py --serve --cameras 8 [--seconds 600]
+
+``--serve`` runs the cameras inside ``oddsight serve`` instead (one process per camera, added through the API),
+polling ``GET /api/v1/cameras`` every 2 s for the lag, and reading each camera process's CPU time and RSS.
 """
 
 from __future__ import annotations
@@ -180,6 +184,75 @@ def latency(runs: int, fps: float, options: dict) -> None:
             broker.kill()
 
 
+def _proc(pid: int) -> tuple[float, float]:
+    """(CPU seconds, RSS MB) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    return cpu, rss
+
+
+def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float) -> dict:
+    """N cameras watched by one ``oddsight serve`` (a process each), for ``seconds``."""
+    from oddsight.server.camera_store import CameraStore
+    from oddsight.server.store import Store
+    from tests.server_process import Server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        srv = Server(Path(tmp) / "data", [], "--workers", "0").start()
+        try:
+            client = srv.client()
+            for i in range(cameras):  # no events: the cost of watching alone
+                reply = client.post("/cameras", json={"url": url, "name": f"cam{i}", "threshold": 1e9, "fps": fps})
+                reply.raise_for_status()
+            store = CameraStore(Store(Path(tmp) / "data"))
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # every camera's process up and scoring
+                rows = client.get("/cameras").json()
+                if all(r["status"] and r["status"]["stream"]["sampled"] > 0 for r in rows):
+                    break
+                time.sleep(1)
+            pids = [r["worker_pid"] for r in store.cameras()]
+            start = {p: _proc(p) for p in pids}
+            base = {r["id"]: r["status"]["stream"]["sampled"] for r in client.get("/cameras").json()}
+            worst = {"lag": 0.0, "behind": 0.0}
+            rss_mid = None
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                time.sleep(2)
+                for r in client.get("/cameras").json():
+                    worst["lag"] = max(worst["lag"], r["status"]["stream"]["lag_s"])
+                    worst["behind"] = max(worst["behind"], r["status"]["stream"]["behind_s"])
+                if rss_mid is None and time.monotonic() - t0 >= rss_at:
+                    rss_mid = sum(_proc(p)[1] for p in pids)
+            wall = time.monotonic() - t0
+            end = {p: _proc(p) for p in pids}
+            rows = client.get("/cameras").json()
+        finally:
+            srv.stop()
+    stats = [r["status"]["stream"] for r in rows]
+    scored = sum(s["sampled"] for s in stats) - sum(base.values())
+    timings = [r["status"]["timings"] for r in rows]
+    total = max(sum(s["sampled"] for s in stats), 1)
+    stages = {"decode": sum(s["decode_s"] for s in stats)}
+    stages.update({k: sum(t.get(k, 0.0) for t in timings) for k in ("resize", "encode", "score")})
+    return {
+        "cameras": cameras,
+        "wall": wall,
+        "cpu_per_camera": sum(end[p][0] - start[p][0] for p in pids) / wall / cameras,
+        "lag": worst["lag"],
+        "behind": worst["behind"],
+        "scored": scored,
+        "expected": int(cameras * wall * fps),
+        "dropped": sum(s["dropped"] for s in stats),
+        "outages": sum(len(s["outages"]) for s in stats),
+        "rss": (sum(start[p][1] for p in pids), rss_mid, sum(end[p][1] for p in pids)),
+        "stages": {k: 1000 * v / total for k, v in stages.items()},  # ms per scored frame (decode: CPU ms)
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cameras", default="2,4,8,12", help="camera counts to try, in order")
@@ -187,6 +260,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--rss-at", type=float, default=300.0, help="when to take the first RSS sample (s)")
     parser.add_argument("--latency", action="store_true", help="measure event latency to MQTT instead")
+    parser.add_argument("--serve", action="store_true", help="the cameras inside oddsight serve, a process each")
     parser.add_argument("--runs", type=int, default=3, help="latency runs")
     parser.add_argument("--min-event", type=float, default=None, help="latency: the watch option of that name")
     parser.add_argument("--smooth", type=float, default=None, help="latency: the watch option of that name")
@@ -202,10 +276,11 @@ def main() -> None:
         if args.seconds + 20 > 900:
             print("note: the stream file is 15 minutes; past it each stream starts over (a reconnect)")
         server, url = start_rtsp(video)
-        print(f"{os.cpu_count()} CPUs; {url} serving 720p H.264 25 fps ({SOURCE.name}); {args.fps:g} fps scored each")
+        where = "oddsight serve, a process per camera" if args.serve else "one process, a thread per camera"
+        print(f"{os.cpu_count()} CPUs; {url} serving 720p H.264 25 fps ({SOURCE.name}); {args.fps:g} fps each; {where}")
         try:
             for n in (int(x) for x in args.cameras.split(",")):
-                r = run(url, n, args.seconds, args.fps, args.rss_at)
+                r = (run_served if args.serve else run)(url, n, args.seconds, args.fps, args.rss_at)
                 ok = r["lag"] < 2.0 and r["behind"] < 2.0 and r["dropped"] <= 0.01 * r["expected"]
                 stages = ", ".join(f"{k} {v:.1f} ms" for k, v in r["stages"].items())
                 start, at, end = r["rss"]
@@ -214,9 +289,11 @@ def main() -> None:
                     f"{n:>3} cameras, {args.seconds:g} s: worst lag {r['lag']:.2f} s, decoding behind "
                     f"{r['behind']:.2f} s, {r['scored']}/{r['expected']} frames scored, {r['dropped']} dropped, "
                     f"{r['outages']} outages; CPU {100 * r['cpu_per_camera']:.1f}% of a core per camera; RSS "
-                    f"{start:.0f} MB before, {at or 0:.0f} MB at {args.rss_at:g} s, {end:.0f} MB at the end ({flat}); "
-                    f"wall per scored frame (in its camera's thread, so it grows with contention for the GIL) "
-                    f"{stages} -> {'real time' if ok else 'NOT real time'}"
+                    f"{start:.0f} MB at the start, {at or 0:.0f} MB at {args.rss_at:g} s, {end:.0f} MB at the end "
+                    f"({flat})"
+                    f"{' (the camera processes together)' if args.serve else ''}; per scored frame {stages} "
+                    f"({'in each camera process' if args.serve else 'wall, in its camera thread: grows with the GIL'}) "
+                    f"-> {'real time' if ok else 'NOT real time'}"
                 )
         finally:
             server.kill()

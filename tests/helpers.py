@@ -1,6 +1,11 @@
-"""Synthetic features with known anomalies, for detector tests."""
+"""Synthetic features with known anomalies, for detector tests; small real HTTP servers for the language tests."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
@@ -48,3 +53,40 @@ def send_json(handler, status: int, body) -> None:
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+QUIET_STREET, FIRE_STREET = "a quiet street", "a huge red fire fills the street"
+
+
+class _ColourVLM(BaseHTTPRequestHandler):
+    """A real HTTP server speaking the OpenAI chat API; answers with what the mean colour it saw suggests."""
+
+    def do_POST(self):
+        import base64
+        import io
+        import json
+
+        from PIL import Image
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        parts = body["messages"][0]["content"]
+        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+        assert url.startswith("data:image/jpeg;base64,")
+        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+        red = image[..., 0].mean() > 150 and image[..., 1].mean() < 120
+        text = FIRE_STREET if red else QUIET_STREET
+        send_json(self, 200, {"choices": [{"message": {"role": "assistant", "content": text}}]})
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def colour_vlm() -> Iterator[str]:
+    """A captioning VLM on 127.0.0.1 (its base URL): red frames are a fire, anything else a quiet street."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ColourVLM)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

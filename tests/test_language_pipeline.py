@@ -3,12 +3,8 @@ by a (tiny) captioner, events that say what happened and why, in JSON, CSV and t
 
 from __future__ import annotations
 
-import base64
 import csv
-import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -16,7 +12,7 @@ from typer.testing import CliRunner
 
 from oddsight.cli import app
 from oddsight.llm.base import LLM
-from tests.helpers import send_json
+from tests.helpers import FIRE_STREET, QUIET_STREET, colour_vlm
 
 runner = CliRunner()
 CALM = "A man walks slowly along an empty street."
@@ -137,36 +133,12 @@ def test_captioner_then_lavad_with_caption_cleaning(video, tmp_path, gguf_file):
     assert any("not cleaned" in w for w in json.loads(plain.stdout)["results"][0]["warnings"])
 
 
-class _VLM(BaseHTTPRequestHandler):
-    """A real HTTP server speaking the OpenAI chat API; answers with the mean colour it saw."""
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        parts = body["messages"][0]["content"]
-        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
-        from PIL import Image
-
-        assert url.startswith("data:image/jpeg;base64,")
-        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
-        red = image[..., 0].mean() > 150 and image[..., 1].mean() < 120
-        text = "a huge red fire fills the street" if red else "a quiet street"
-        send_json(self, 200, {"choices": [{"message": {"role": "assistant", "content": text}}]})
-
-    def log_message(self, *args):
-        pass
-
-
 def test_vlm_captioner_over_an_openai_compatible_endpoint():
     from oddsight.language.captioners import make_captioner
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _VLM)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        captioner = make_captioner(f"openai:http://127.0.0.1:{server.server_address[1]}#tiny-vlm")
+    with colour_vlm() as url:
+        captioner = make_captioner(f"openai:{url}#tiny-vlm")
         red = np.zeros((64, 64, 3), np.uint8)
         red[..., 0] = 230
         grey = np.full((64, 64, 3), 128, np.uint8)
-        quiet, fire = "a quiet street", "a huge red fire fills the street"
-        assert captioner.caption([grey, red, grey]) == [quiet, fire, quiet]
-    finally:
-        server.shutdown()
+        assert captioner.caption([grey, red, grey]) == [QUIET_STREET, FIRE_STREET, QUIET_STREET]

@@ -3,6 +3,7 @@ file (events, snapshots, clips remuxed from packets, the JSONL log and its recov
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -143,7 +144,7 @@ def test_an_event_left_open_by_a_kill_is_closed_on_restart(tmp_path):
 def test_watch_bad_input_is_one_line(tmp_path):
     for args, words in (
         (["/no/such/file.mp4"], "cannot be opened"),
-        ([SAMPLE, "--method", "lavad"], "choose one of novelty, oneclass, zeroshot"),
+        ([SAMPLE, "--method", "bogus"], "choose one of novelty, oneclass, zeroshot, lavad, judge"),
         ([SAMPLE, "--alert", "smtp://x"], "--alert takes"),
         ([SAMPLE, "--fps", "0"], "--fps"),
     ):
@@ -245,3 +246,70 @@ def test_kill9_during_an_open_event_then_restart(tmp_path):
     assert [c["event"]["id"] for c in closed] == [opened["event"]["id"]]
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["type"] == "end" and "restart" in last["event"]["note"]
+
+
+def _fire_video(path: Path) -> Path:
+    """40 s at 10 fps: a grey street, red (a fire, to the test VLM) from 20 s to 30 s."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(400):
+            img = np.full((120, 160, 3), 128, np.uint8)
+            if 200 <= i < 300:
+                img[..., 0], img[..., 1], img[..., 2] = 230, 30, 20
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, "rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_judge_live_scores_each_chunk_as_it_completes_like_the_file(tmp_path, gguf_file):
+    """`judge` live with a captioning VLM (a real HTTP server) and the real 1.5B LLM: the fire's chunk opens an
+    event one chunk late, with what it was and why; the chunk scores equal `detect`'s on the same frames."""
+    from oddsight.detection import Detection
+    from tests.helpers import FIRE_STREET, colour_vlm
+
+    video = _fire_video(tmp_path / "street.mp4")
+    with colour_vlm() as url:
+        options = {"method": "judge", "captioner": f"openai:{url}#vlm", "llm_path": str(gguf_file), "fps": 2}
+        engine = make_engine(DetectOptions.parse({**options, "threshold": 0.5}).to_config(), warmup_s=0)
+        monitor = Monitor(str(video), engine, 2.0, out=tmp_path / "clips", camera="street")
+        monitor.run()
+        windows = engine.scorer.windows
+        result = Detection(DetectOptions.parse(options).to_config()).run(str(video))
+    assert [(w["start_s"], w["end_s"]) for w in windows] == [(0.0, 10.0), (10.0, 20.0), (20.0, 30.0), (30.0, 40.0)]
+    assert np.allclose([w["score"] for w in windows], result.sample_scores, atol=1e-6)
+    assert FIRE_STREET in windows[2]["text"]
+    assert windows[2]["score"] >= 0.5 > max(windows[0]["score"], windows[1]["score"])
+    new = next(m for m in monitor.messages if m["type"] == "new")
+    assert new["event"]["label"] == FIRE_STREET and new["event"]["reason"]
+    assert 19.5 <= new["event"]["start_s"] <= 20.5  # the event starts where the fire does, reported a chunk late
+    assert Path(new["event"]["snapshot"]).read_bytes()[:2] == b"\xff\xd8"  # the peak's picture, kept from then
+    end = next(m for m in monitor.messages if m["type"] == "end")
+    assert end["event"]["end_s"] <= 31 and Path(end["event"]["clip"]).exists()
+
+
+def test_live_language_methods_need_a_captioner(tmp_path):
+    run = subprocess.run(
+        oddsight("watch", str(tmp_path / "x.mp4"), "--method", "judge"), capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "needs --captioner" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_lavad_live_scores_a_window_every_stride_from_the_past(tmp_path, gguf_file):
+    from tests.helpers import FIRE_STREET, colour_vlm
+
+    video = _fire_video(tmp_path / "street.mp4")
+    with colour_vlm() as url:
+        options = {"method": "lavad", "captioner": f"openai:{url}#vlm", "llm_path": str(gguf_file), "fps": 2}
+        engine = make_engine(DetectOptions.parse({**options, "threshold": 0.5}).to_config(), warmup_s=0)
+        monitor = Monitor(str(video), engine, 2.0, camera="street")
+        monitor.run()
+    windows = engine.scorer.windows
+    assert len(windows) == 40 and all(b["end_s"] - a["end_s"] == 1.0 for a, b in itertools.pairwise(windows))
+    assert all(w["end_s"] - w["start_s"] <= 10.0 for w in windows)
+    calm = [w["score"] for w in windows if w["end_s"] <= 20]  # windows that saw no fire
+    assert max(calm) < 0.5 <= max(w["score"] for w in windows)
+    new = next(m for m in monitor.messages if m["type"] == "new")
+    assert new["event"]["label"] == FIRE_STREET and 20 <= new["event"]["start_s"] <= 23

@@ -156,6 +156,9 @@ ChunkOpt = Annotated[float, typer.Option("--chunk", help="judge: chunk length, s
 GroupOpt = Annotated[
     float, typer.Option("--group", help="lavad/judge: ask once per group of units this cosine-similar (0 = off).")
 ]
+CaptionerOpt = Annotated[
+    str | None, typer.Option("--captioner", help="lavad/judge: hf:<model or folder> | openai:<base url>#<model>.")
+]
 NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
 RayOpt = Annotated[
     str | None,
@@ -163,14 +166,15 @@ RayOpt = Annotated[
 ]
 
 
-def _config(method: str, methods: tuple[str, ...], options: dict) -> DetectConfig:
+def _config(method: str, methods: tuple[str, ...], options: dict, progress: bool | None = None) -> DetectConfig:
     """A DetectConfig from a command's options (its ``locals()``) through the one options model the API and the
     server's jobs use too; options a command lacks keep their defaults."""
     from oddsight.options import DetectOptions
 
     values = {name: options[name] for name in DetectOptions.model_fields if name in options}
     values["method"] = method
-    progress = not options["quiet"] and not options["as_json"]
+    if progress is None:
+        progress = not options["quiet"] and not options["as_json"]
     return DetectOptions.parse(values).to_config(progress=progress, methods=methods)
 
 
@@ -206,9 +210,7 @@ def detect(
     captions: Annotated[
         str | None, typer.Option("--captions", help="lavad/judge: your captions (.txt per frame, .jsonl segments).")
     ] = None,
-    captioner: Annotated[
-        str | None, typer.Option("--captioner", help="lavad/judge: hf:<model or folder> | openai:<base url>#<model>.")
-    ] = None,
+    captioner: CaptionerOpt = None,
     split: SplitOpt = "sentences",
     context: ContextOpt = None,
     summary: SummaryOpt = "join",
@@ -549,7 +551,9 @@ def watch(
     sources: Annotated[
         list[str], typer.Argument(help="Cameras: rtsp://..., http://.../cam.mjpg, /dev/video0, or files.")
     ],
-    method: Annotated[str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot")] = "novelty",
+    method: Annotated[
+        str, typer.Option("--method", "-m", help="novelty | oneclass | zeroshot | lavad | judge")
+    ] = "novelty",
     detector: DetectorOpt = None,
     fps: Annotated[float, typer.Option("--fps", help="Frames per second scored per camera.")] = 2.0,
     alert: Annotated[
@@ -575,6 +579,14 @@ def watch(
     model: ModelOpt = None,
     anomaly: AnomalyOpt = None,
     normal: NormalOpt = None,
+    captioner: CaptionerOpt = None,
+    llm: LLMOpt = None,
+    llm_path: LLMPathOpt = None,
+    context: ContextOpt = None,
+    chunk: ChunkOpt = 10.0,
+    window: WindowOpt = 10.0,
+    refine_k: RefineOpt = 10,
+    no_reasons: NoReasonsOpt = False,
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
     ] = None,
@@ -589,11 +601,8 @@ def watch(
         from oddsight.live.alerts import make_sink
         from oddsight.live.engine import LIVE_METHODS, make_engine
         from oddsight.live.monitor import Monitor, camera_name
-        from oddsight.options import DetectOptions
 
-        options = {"method": method, "fps": fps, "threshold": threshold, "smooth": smooth, "min_event": min_event}
-        options.update(merge_gap=merge_gap, model=model, detector=detector, anomaly=anomaly, normal=normal)
-        config = DetectOptions.parse(options).to_config(methods=LIVE_METHODS)
+        config = _config(method, LIVE_METHODS, locals(), progress=False)
         if clips is not None:
             from oddsight.atomic import check_writable
 

@@ -147,16 +147,15 @@ class LanguageScorer:
             windows = make_windows(segments, fps, n_frames, p.chunk_s, p.chunk_s)
         self.stats.texts += len(segments)
         self.stats.units += sum(len(split_units(s.text, p.split)) for s in segments)
-        texts = [self._window_text(segments, w) for w in windows]
+        texts = [self.window_text([segments[i].text for i in w.captions]) for w in windows]
         units_per_window = [split_units(t, p.split) for t in texts]
         self._units([u for units in units_per_window for u in units])
         raw = np.full(len(windows), np.nan)
         top = []
         for i, units in enumerate(units_per_window):
-            scored = [(self._unit_scores[u], u) for u in units if self._unit_scores.get(u) is not None]
-            if scored:
-                raw[i] = _window_score([s for s, _ in scored])
-            top.append(max(scored)[1] if scored else "")
+            score, unit = self._scored(units)
+            raw[i] = np.nan if score is None else score
+            top.append(unit)
         unscored = int(np.isnan(raw).sum())
         if unscored == len(raw):  # a video of zeros would look calm; say that nothing could be read instead
             raise LLMError(f"the LLM gave no readable verdict for any of the {len(raw)} window(s) of this video")
@@ -174,11 +173,29 @@ class LanguageScorer:
                     result.reasons[i] = self.reason(texts[i])
         return result
 
-    def _window_text(self, segments: list[TextSegment], window: Window) -> str:
-        captions = list(dict.fromkeys(segments[i].text for i in window.captions))
+    def window_text(self, captions: list[str]) -> str:
+        """A window's text: its distinct captions in order, joined (or an LLM-written summary of them)."""
+        captions = list(dict.fromkeys(captions))
         if self.params.summary == "llm" and len(captions) > 1:
             return self.summary(captions)
         return " ".join(c if c.endswith((".", "!", "?")) else c + "." for c in captions)
+
+    def score_text(self, text: str) -> tuple[float | None, str]:
+        """One window's text scored now (live): its score (None: no readable verdict) and most abnormal unit."""
+        units = split_units(text, self.params.split)
+        self._units(units)
+        return self._scored(units)
+
+    def _scored(self, units: list[str]) -> tuple[float | None, str]:
+        scored = [(self._unit_scores[u], u) for u in units if self._unit_scores.get(u) is not None]
+        if not scored:
+            return None, ""
+        return _window_score([s for s, _ in scored]), max(scored)[1]
+
+    def text_vector(self, text: str) -> np.ndarray | None:
+        """The mean embedding of a scored text's units (what lavad's refinement compares); None if none."""
+        vectors = [self._unit_vectors[u] for u in split_units(text, self.params.split) if u in self._unit_vectors]
+        return np.mean(vectors, axis=0) if vectors else None
 
     def summary(self, captions: list[str]) -> str:
         """An LLM-written one-sentence summary of consecutive captions (cached)."""
@@ -212,12 +229,7 @@ class LanguageScorer:
         k = min(self.params.refine_k, len(raw))
         out = np.empty_like(raw)
         for start in range(0, len(raw), 512):
-            sims = emb[start : start + 512] @ emb.T
-            nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            near_sims = np.take_along_axis(sims, nearest, axis=1)
-            weights = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / self.params.refine_temperature)
-            weights /= weights.sum(axis=1, keepdims=True)
-            out[start : start + 512] = (weights * raw[nearest]).sum(axis=1)
+            out[start : start + 512] = refine(emb[start : start + 512] @ emb.T, raw, k, self.params.refine_temperature)
         return out
 
     def get_params(self) -> dict[str, Any]:
@@ -226,6 +238,17 @@ class LanguageScorer:
             "text_encoder": self.encoder.model_id if self.encoder is not None else None,
             **{k: v for k, v in vars(self.params).items()},
         }
+
+
+def refine(sims: np.ndarray, raw: np.ndarray, k: int, temperature: float) -> np.ndarray:
+    """LAVAD's refinement: each row's score is the softmax(similarity / temperature)-weighted mean of the raw
+    scores of its ``k`` most similar windows (``sims``: rows x windows, ``raw``: one score per window)."""
+    k = min(k, sims.shape[1])
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    near_sims = np.take_along_axis(sims, nearest, axis=1)
+    weights = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / temperature)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return (weights * raw[nearest]).sum(axis=1)
 
 
 def group_units(vectors: np.ndarray, threshold: float) -> np.ndarray:

@@ -21,6 +21,8 @@ from oddsight.detectors.base import Detector
 from oddsight.detectors.cells import as_cells, cell_distances, top_mean
 from oddsight.features.types import Features
 from oddsight.live.events import EventTracker, Message
+from oddsight.live.language import WindowedLanguage
+from oddsight.live.normal import Calm, NormalMemory
 from oddsight.models.base import ImageEncoder
 from oddsight.video.source import VideoInfo
 
@@ -29,7 +31,8 @@ from oddsight.video.source import VideoInfo
 CALIBRATION_QUANTILE = 0.99
 CALIBRATION_MARGIN = 1.25
 CALIBRATION_FLOOR = 0.5
-LIVE_METHODS = ("novelty", "oneclass", "zeroshot")  # the methods that score frame by frame, causally
+# every method scores live: the visual ones frame by frame, the language ones window by window, causally
+LIVE_METHODS = ("novelty", "oneclass", "zeroshot", "lavad", "judge")
 
 
 class CausalNovelty:
@@ -96,55 +99,28 @@ class CausalNovelty:
 
 
 class FrameDetector:
-    """A fitted or prompt-based batch detector (oneclass, zeroshot) applied to one frame at a time.
-
-    Feedback: frames as close to a false alarm's frames as those frames are to each other (cosine distance, at
-    most ``NORMAL_RADIUS_FACTOR`` times their median nearest-neighbour step) score no higher than the camera's
-    typical score (the median of its last ``CALM_WINDOW`` scores), so that scene does not raise an event again.
-    """
-
-    NORMAL_RADIUS_FACTOR = 2.0
-    SINGLE_FRAME_RADIUS = 0.01  # the radius around a false alarm that kept a single frame
-    CALM_WINDOW = 240
+    """A fitted or prompt-based batch detector (oneclass, zeroshot) applied to one frame at a time; a frame
+    that matches the camera's false alarms (:class:`NormalMemory`) scores no higher than its typical score."""
 
     def __init__(self, detector: Detector, model_id: str) -> None:
         self.detector, self.model_id = detector, model_id
         self._info = VideoInfo("live", "stream", 0, 0, 1.0, None, None)
-        self._normal: np.ndarray | None = None
-        self._radius = 0.0
-        self._recent: deque[float] = deque(maxlen=self.CALM_WINDOW)
+        self.normal = NormalMemory()
+        self.calm = Calm()
 
     def _one(self, embedding: np.ndarray, t: float) -> Features:
         return Features(embedding[None, :], np.zeros(1, np.int64), np.array([t]), self._info, self.model_id, "live")
 
     def score(self, embedding: np.ndarray, t: float) -> float:
         raw = float(np.asarray(self.detector.score(self._one(embedding, t)))[0])
-        if self._normal is not None and self._recent and self.normal_distance(embedding) <= self._radius:
-            return min(raw, float(np.median(self._recent)))
-        self._recent.append(raw)
+        if self.normal.matches(embedding):
+            return self.calm.cap(raw)
+        self.calm.add(raw)
         return raw
-
-    def normal_distance(self, embedding: np.ndarray) -> float:
-        """Cosine distance from ``embedding`` to the nearest frame a person said was normal (inf: none)."""
-        if self._normal is None:
-            return float("inf")
-        v = np.asarray(embedding, np.float32).ravel()
-        return float(1.0 - np.max(self._normal @ (v / max(float(np.linalg.norm(v)), 1e-12))))
 
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         """Frames of false alarms: that scene scores as a calm frame from now on (None: forget them)."""
-        if embeddings is None or len(embeddings) == 0:
-            self._normal = None
-            return
-        bank = np.asarray(embeddings, np.float32).reshape(len(embeddings), -1)
-        bank = bank / np.maximum(np.linalg.norm(bank, axis=1, keepdims=True), 1e-12)
-        if len(bank) >= 2:
-            distances = 1.0 - bank @ bank.T
-            np.fill_diagonal(distances, np.inf)
-            self._radius = self.NORMAL_RADIUS_FACTOR * float(np.median(distances.min(axis=1)))
-        else:
-            self._radius = self.SINGLE_FRAME_RADIUS
-        self._normal = bank
+        self.normal.set(embeddings)
 
     def label(self, embedding: np.ndarray) -> str | None:
         top = getattr(self.detector, "top_prompt", None)
@@ -182,8 +158,8 @@ class Engine:
     def __init__(
         self,
         config: DetectConfig,
-        encoder: ImageEncoder,
-        scorer: CausalNovelty | FrameDetector,
+        encoder: ImageEncoder | WindowedLanguage,
+        scorer: CausalNovelty | FrameDetector | WindowedLanguage,
         default_threshold: float,
         *,
         warmup_s: float = 300.0,
@@ -206,6 +182,8 @@ class Engine:
         )
         self._window: deque[tuple[float, float]] = deque()
         self._first_t: float | None = None
+        self._smoothed = 0.0
+        self._shown = (0.0, 0.0)  # the last known (score, smoothed), shown for frames whose window is still open
 
     @property
     def threshold(self) -> float | None:
@@ -216,26 +194,49 @@ class Engine:
         return self.encoder.embed(self.encoder.preprocess(images))
 
     def push(self, frame: int, t: float, embedding: np.ndarray) -> Update:
-        """One sampled frame's embedding: its score, smoothed score and any event messages."""
-        raw = self.scorer.score(np.asarray(embedding), t)
+        """One sampled frame's embedding: its score, smoothed score and any event messages. A windowed scorer
+        (judge, lavad) gives the scores of a window's frames when it closes: until then a frame shows the last
+        known score."""
+        if isinstance(self.scorer, (CausalNovelty, FrameDetector)):
+            samples = [(frame, t, self.scorer.score(np.asarray(embedding), t), None, t)]
+        else:
+            samples = self.scorer.samples(frame, t, np.asarray(embedding))
+        messages: list[Message] = []
+        for f, ts, raw, label, at in samples:
+            messages += self._track(f, ts, raw, label, at, embedding if f == frame else None)
+        if samples:
+            self._shown = (samples[-1][2], self._smoothed)
+        return Update(frame, t, self._shown[0], self._shown[1], self._explained(messages))
+
+    def _explained(self, messages: list[Message]) -> list[Message]:
+        """A language method's event gets the LLM's reason once it is reported."""
+        if isinstance(self.scorer, WindowedLanguage) and any(m.type == "new" for m in messages):
+            reason = self.scorer.reason()
+            for m in messages:
+                m.event.reason = m.event.reason or reason
+        return messages
+
+    def _track(self, frame: int, t: float, raw: float, label: str | None, at: float, embedding) -> list[Message]:
+        """One frame's score into smoothing, calibration and the event tracker. ``at`` is the time the score is
+        smoothed at: the frame's own, or (a windowed scorer) its window's end, so that, as on a file, a score is
+        smoothed with the windows around it and not with the frames of the window before."""
         if self._first_t is None:
             self._first_t = t
-        self._window.append((t, raw))
-        window = self.config.effective_smooth_s
-        while self._window and t - self._window[0][0] > window:
+        if not self._window or self._window[-1][0] != at:
+            self._window.append((at, raw))
+        while self._window and at - self._window[0][0] > self.config.effective_smooth_s:
             self._window.popleft()
-        smoothed = float(np.mean([s for _, s in self._window]))
-        messages: list[Message] = []
+        self._smoothed = smoothed = float(np.mean([s for _, s in self._window]))
         cal = self.calibration
         if cal.threshold is None:
             cal.scores.append(smoothed)
             if t - self._first_t >= cal.warmup_s:
                 self._calibrate()
-        else:
-            # the tracker reads a label only from a score at or above its low level (an event opening or peaking)
-            wanted = isinstance(self.scorer, FrameDetector) and smoothed >= self.tracker.low
-            messages = self.tracker.push(frame, t, smoothed, self.scorer.label(embedding) if wanted else None)
-        return Update(frame, t, raw, smoothed, messages)
+            return []
+        # a frame detector's label is read only from a score at or above the low level (an event opening or peaking)
+        if label is None and embedding is not None and isinstance(self.scorer, FrameDetector):
+            label = self.scorer.label(embedding) if smoothed >= self.tracker.low else None
+        return self.tracker.push(frame, t, smoothed, label)
 
     def _calibrate(self) -> None:
         cal = self.calibration
@@ -246,7 +247,26 @@ class Engine:
         self.tracker.threshold = cal.threshold
 
     def close(self, note: str | None = None) -> list[Message]:
-        return self.tracker.close(note)
+        """The stream ended (or the monitor stops): a windowed scorer's open window is scored as it is, then the
+        open event ends."""
+        messages: list[Message] = []
+        if isinstance(self.scorer, WindowedLanguage):
+            for f, ts, raw, label, at in self.scorer.flush():
+                messages += self._track(f, ts, raw, label, at, None)
+        return self._explained(messages) + self.tracker.close(note)
+
+
+def check_live(config: DetectConfig) -> None:
+    """What a live run needs beyond a file's: a known method, and a captioner for the language methods."""
+    from oddsight.errors import ConfigError
+
+    if config.method not in LIVE_METHODS:
+        raise ConfigError(f"live scoring supports {', '.join(LIVE_METHODS)}, not {config.method!r}")
+    if config.method in ("lavad", "judge") and not config.captioner:
+        raise ConfigError(
+            f"live --method {config.method} needs --captioner hf:<model>|openai:<url>#<model> (a captions file "
+            "is for recorded video)"
+        )
 
 
 def make_engine(config: DetectConfig, *, warmup_s: float = 300.0, camera: str = "camera") -> Engine:
@@ -255,8 +275,9 @@ def make_engine(config: DetectConfig, *, warmup_s: float = 300.0, camera: str = 
     from oddsight.models.loader import load_image_encoder
     from oddsight.pipeline import VisualDetection
 
-    if config.method not in LIVE_METHODS:
-        raise ConfigError(f"live scoring supports {', '.join(LIVE_METHODS)}, not {config.method!r}")
+    check_live(config)
+    if config.method in ("lavad", "judge"):
+        return _language_engine(config, warmup_s, camera)
     visual = VisualDetection(config)
     detector = visual.detector  # a bad detector file or prompt fails before the stream opens
     encoder = load_image_encoder(visual.model_id, config.model_path, device=config.device)
@@ -270,3 +291,12 @@ def make_engine(config: DetectConfig, *, warmup_s: float = 300.0, camera: str = 
         return Engine(config, encoder, CausalNovelty(grid), CELL_THRESHOLD, warmup_s=warmup_s, camera=camera)
     scorer = FrameDetector(detector, visual.model_id)
     return Engine(config, encoder, scorer, detector.default_threshold(), warmup_s=warmup_s, camera=camera)
+
+
+def _language_engine(config: DetectConfig, warmup_s: float, camera: str) -> Engine:
+    from oddsight.language.captioners import make_captioner
+    from oddsight.language.session import DEFAULT_THRESHOLD, LanguageSession
+
+    session = LanguageSession(config)  # the LLM and the text encoder, as for a file
+    language = WindowedLanguage(config, make_captioner(config.captioner, device=config.device), session.scorer)
+    return Engine(config, language, language, DEFAULT_THRESHOLD, warmup_s=warmup_s, camera=camera)

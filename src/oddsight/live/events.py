@@ -30,6 +30,7 @@ class LiveEvent:
     peak_s: float
     peak_score: float
     label: str | None = None
+    reason: str | None = None  # the language methods: the LLM's reason
     snapshot: str | None = None
     clip: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

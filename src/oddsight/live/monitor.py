@@ -76,6 +76,9 @@ class Monitor:
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
+        # the last sampled pictures, for the snapshot of a peak found later (a windowed scorer: a window late)
+        delay = getattr(self.engine.scorer, "delay_s", 0.0)
+        self._pictures: deque[tuple[int, Any]] = deque(maxlen=int(self.fps * (delay + 1.0)) + 2)
         self._normal_seen: tuple | None = None
         self._normal_checked = 0.0
         self._load_feedback()
@@ -153,15 +156,22 @@ class Monitor:
         self.scores.append((frame.index, frame.t, update.score, update.smoothed))
         if self.on_update is not None:
             self.on_update(update, frame)
+        self._pictures.append((frame.index, frame.frame))
         for message in update.messages:
-            if message.event.peak_frame == frame.index:
-                self._peak_frame[message.event.id] = frame.frame
+            self._keep_peak(message.event)
             self._emit(message)
-        if self.engine.tracker.event is not None and self.engine.tracker.event.peak_frame == frame.index:
-            self._peak_frame[self.engine.tracker.event.id] = frame.frame
+        if self.engine.tracker.event is not None:
+            self._keep_peak(self.engine.tracker.event)
         for pending in [p for p in self._pending if frame.t >= p.ready_at]:
             self._pending.remove(pending)
             self._finish(pending.message)
+
+    def _keep_peak(self, ev: LiveEvent) -> None:
+        """Hold the picture of ``ev``'s peak frame (for its snapshot) while it is among the recent ones."""
+        for index, picture in self._pictures:
+            if index == ev.peak_frame:
+                self._peak_frame[ev.id] = picture
+                return
 
     def _images(self, frame: LiveFrame) -> np.ndarray:
         w, h = self.engine.encoder.input_size

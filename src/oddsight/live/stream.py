@@ -67,6 +67,7 @@ class StreamStats:
             "connected": self.connected,
             "lag_s": round(self.lag_s, 3),
             "behind_s": round(self.behind_s, 3),
+            "decode_s": round(self.decode_s, 3),
         }
 
 

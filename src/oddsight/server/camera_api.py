@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from oddsight.errors import ConfigError, InputError
-from oddsight.live.engine import LIVE_METHODS
+from oddsight.live.engine import LIVE_METHODS, check_live
+from oddsight.options import DetectOptions
 from oddsight.redact import redact_urls
 from oddsight.server.api import _detection_options, _found, _store, inside_media
 from oddsight.server.camera_store import CameraStore
@@ -88,6 +89,7 @@ def add_camera(
         check_alert(spec)
     values.setdefault("fps", 2.0)
     options = _detection_options(request, values, LIVE_METHODS)
+    check_live(DetectOptions.parse(options).to_config(methods=LIVE_METHODS))
     taken = {c["id"] for c in cameras.cameras()}
     name = fields["name"]
     if name is None:

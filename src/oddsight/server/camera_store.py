@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from oddsight.server.store import Store, _insert, _row, _rows, new_id
+from oddsight.server.store import Store, all_rows, first_row, insert_row, new_id
 
 SCORES_KEPT_S = 3600.0  # the rolling score chart's history per camera
 CAMERA_STATES = ("starting", "running", "reconnecting", "ended", "failed", "stopped")
@@ -33,16 +33,16 @@ class CameraStore:
             "alerts": json.dumps(row.get("alerts", [])),
         }
         with self.store.connect() as con:
-            _insert(con, "cameras", row)
+            insert_row(con, "cameras", row)
         return self.camera(row["id"])
 
     def cameras(self) -> list[dict]:
         with self.store.read() as con:
-            return [_camera(r) for r in _rows(con.execute("SELECT * FROM cameras ORDER BY created_at"))]
+            return [_camera(r) for r in all_rows(con.execute("SELECT * FROM cameras ORDER BY created_at"))]
 
     def camera(self, camera_id: str) -> dict | None:
         with self.store.read() as con:
-            row = _row(con.execute("SELECT * FROM cameras WHERE id=?", (camera_id,)))
+            row = first_row(con.execute("SELECT * FROM cameras WHERE id=?", (camera_id,)))
         return _camera(row) if row is not None else None
 
     def delete(self, camera_id: str) -> bool:
@@ -99,7 +99,7 @@ class CameraStore:
                 )
             else:
                 row = {"id": ev["id"], "camera_id": camera_id, "state": state, "note": ev.get("note"), **values}
-                _insert(con, "camera_events", {**row, "opened_at": payload.get("time", now), "updated_at": now})
+                insert_row(con, "camera_events", {**row, "opened_at": payload.get("time", now), "updated_at": now})
 
     def close_open_events(self, camera_id: str, note: str) -> int:
         """Events left open by a monitor that stopped (a kill, a crash): ended now, with ``note``."""
@@ -113,7 +113,7 @@ class CameraStore:
 
     def scores(self, camera_id: str, since: float = 0.0, limit: int = 20000) -> list[dict]:
         with self.store.read() as con:
-            return _rows(
+            return all_rows(
                 con.execute(
                     "SELECT wall, t, score, smoothed FROM camera_scores WHERE camera_id=? AND wall > ? "
                     "ORDER BY wall LIMIT ?",
@@ -123,7 +123,7 @@ class CameraStore:
 
     def outages(self, camera_id: str, limit: int = 100) -> list[dict]:
         with self.store.read() as con:
-            return _rows(
+            return all_rows(
                 con.execute(
                     "SELECT started, ended, s FROM camera_outages WHERE camera_id=? ORDER BY started DESC LIMIT ?",
                     (camera_id, limit),
@@ -135,11 +135,11 @@ class CameraStore:
         if camera_id is not None:
             sql, args = sql + " WHERE camera_id=?", (camera_id,)
         with self.store.read() as con:
-            return _rows(con.execute(sql + " ORDER BY opened_at DESC LIMIT ?", (*args, limit)))
+            return all_rows(con.execute(sql + " ORDER BY opened_at DESC LIMIT ?", (*args, limit)))
 
     def event(self, event_id: str) -> dict | None:
         with self.store.read() as con:
-            return _row(con.execute("SELECT * FROM camera_events WHERE id=?", (event_id,)))
+            return first_row(con.execute("SELECT * FROM camera_events WHERE id=?", (event_id,)))
 
     def review(self, event_id: str, review: str) -> dict | None:
         with self.store.connect() as con:

@@ -208,20 +208,20 @@ class Store:
             "created_at": time.time(),
         }
         with self.connect() as con:
-            _insert(con, "videos", row)
+            insert_row(con, "videos", row)
         return row
 
     def videos(self) -> list[dict]:
         with self.read() as con:
-            return _rows(con.execute("SELECT * FROM videos ORDER BY created_at DESC"))
+            return all_rows(con.execute("SELECT * FROM videos ORDER BY created_at DESC"))
 
     def video(self, video_id: str) -> dict | None:
         with self.read() as con:
-            return _row(con.execute("SELECT * FROM videos WHERE id=?", (video_id,)))
+            return first_row(con.execute("SELECT * FROM videos WHERE id=?", (video_id,)))
 
     def video_by_path(self, path: str) -> dict | None:
         with self.read() as con:
-            return _row(con.execute("SELECT * FROM videos WHERE path=?", (path,)))
+            return first_row(con.execute("SELECT * FROM videos WHERE path=?", (path,)))
 
     def delete_video(self, video_id: str) -> bool:
         """The video, its results and their events, in one transaction."""
@@ -243,22 +243,22 @@ class Store:
             "created_at": time.time(),
         }
         with self.connect() as con:
-            _insert(con, "jobs", row)
+            insert_row(con, "jobs", row)
         return self.job(row["id"])  # type: ignore[return-value]
 
     def job(self, job_id: str) -> dict | None:
         with self.read() as con:
-            return _job(_row(con.execute("SELECT * FROM jobs WHERE id=?", (job_id,))))
+            return _job(first_row(con.execute("SELECT * FROM jobs WHERE id=?", (job_id,))))
 
     def jobs(self, limit: int = 200) -> list[dict]:
         with self.read() as con:
-            rows = _rows(con.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
+            rows = all_rows(con.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
         return [_job(r) for r in rows]  # type: ignore[misc]
 
     def claim_job(self, pid: int) -> dict | None:
         """The oldest queued job, now running in process ``pid``; None when nothing waits."""
         with self.connect() as con:
-            row = _row(
+            row = first_row(
                 con.execute(
                     "UPDATE jobs SET state='running', worker_pid=?, started_at=?, progress=0, error=NULL "
                     "WHERE id=(SELECT id FROM jobs WHERE state='queued' ORDER BY created_at LIMIT 1) RETURNING *",
@@ -325,7 +325,7 @@ class Store:
         result_id = new_id()
         now = time.time()
         with self.connect() as con:
-            _insert(
+            insert_row(
                 con,
                 "results",
                 {
@@ -342,7 +342,7 @@ class Store:
             )
             source = document.get("video", {}).get("source")
             for i, e in enumerate(document.get("events", [])):
-                _insert(
+                insert_row(
                     con,
                     "events",
                     {
@@ -366,7 +366,7 @@ class Store:
 
     def result(self, result_id: str) -> dict | None:
         with self.read() as con:
-            row = _row(con.execute("SELECT * FROM results WHERE id=?", (result_id,)))
+            row = first_row(con.execute("SELECT * FROM results WHERE id=?", (result_id,)))
         if row is None:
             return None
         row["document"] = json.loads(row["document"])
@@ -377,9 +377,9 @@ class Store:
         sql = "SELECT id, video_id, job_id, method, model, threshold, options, created_at FROM results"
         with self.read() as con:
             if video_id:
-                rows = _rows(con.execute(sql + " WHERE video_id=? ORDER BY created_at DESC", (video_id,)))
+                rows = all_rows(con.execute(sql + " WHERE video_id=? ORDER BY created_at DESC", (video_id,)))
             else:
-                rows = _rows(con.execute(sql + " ORDER BY created_at DESC"))
+                rows = all_rows(con.execute(sql + " ORDER BY created_at DESC"))
         for r in rows:
             r["options"] = json.loads(r["options"])
         return rows
@@ -419,11 +419,11 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
         with self.read() as con:
-            return _rows(con.execute(sql, (*args, limit, offset)))
+            return all_rows(con.execute(sql, (*args, limit, offset)))
 
     def event(self, event_id: str) -> dict | None:
         with self.read() as con:
-            return _row(con.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE id=?", (event_id,)))
+            return first_row(con.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE id=?", (event_id,)))
 
     def review_event(self, event_id: str, review: str | None, note: str | None) -> dict | None:
         with self.connect() as con:
@@ -439,7 +439,7 @@ class Store:
         """A fitted detector's row; with ``job_id`` that job is marked done in the same transaction."""
         row = {"id": new_id(), "created_at": time.time(), **row, "videos": json.dumps(row.get("videos", []))}
         with self.connect() as con:
-            _insert(con, "detectors", row)
+            insert_row(con, "detectors", row)
             if job_id is not None:
                 con.execute(
                     "UPDATE jobs SET state='done', progress=1, detector_id=?, finished_at=? WHERE id=?",
@@ -449,31 +449,31 @@ class Store:
 
     def detectors(self) -> list[dict]:
         with self.read() as con:
-            rows = _rows(con.execute("SELECT * FROM detectors ORDER BY created_at DESC"))
+            rows = all_rows(con.execute("SELECT * FROM detectors ORDER BY created_at DESC"))
         for r in rows:
             r["videos"] = json.loads(r["videos"])
         return rows
 
     def detector(self, detector_id: str) -> dict | None:
         with self.read() as con:
-            row = _row(con.execute("SELECT * FROM detectors WHERE id=?", (detector_id,)))
+            row = first_row(con.execute("SELECT * FROM detectors WHERE id=?", (detector_id,)))
         if row is not None:
             row["videos"] = json.loads(row["videos"])
         return row
 
 
-def _insert(con: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+def insert_row(con: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
     names = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     con.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(row.values()))
 
 
-def _row(cursor: sqlite3.Cursor) -> dict | None:
+def first_row(cursor: sqlite3.Cursor) -> dict | None:
     row = cursor.fetchone()
     return dict(row) if row is not None else None
 
 
-def _rows(cursor: sqlite3.Cursor) -> list[dict]:
+def all_rows(cursor: sqlite3.Cursor) -> list[dict]:
     return [dict(r) for r in cursor.fetchall()]
 
 

@@ -369,7 +369,7 @@ async function trainPage() {
 
 // --- Cameras -----------------------------------------------------------------------------------------
 
-const LIVE_METHODS = ["novelty", "oneclass", "zeroshot"];
+const LIVE_METHODS = METHODS;  // the language ones need a captioner
 const CHART_S = 300;  // the rolling chart's span
 let cameraTimer = null;
 
@@ -380,7 +380,8 @@ async function camerasPage() {
   const method = h("select", { id: "cam-method", "aria-label": "Method" }, LIVE_METHODS.map((m) => h("option", { value: m }, m)));
   const detector = h("select", { id: "cam-detector", "aria-label": "Detector", hidden: true },
     detectors.length ? detectors.map((d) => h("option", { value: d.id }, `${d.name} (${d.encoder})`)) : h("option", { value: "" }, "no detector: fit one in Train"));
-  method.addEventListener("change", () => { detector.hidden = method.value !== "oneclass"; });
+  const captioner = h("input", { id: "cam-captioner", size: 22, hidden: true, placeholder: "openai:http://vlm:8000/v1#model", "aria-label": "Captioner for lavad or judge" });
+  method.addEventListener("change", () => { detector.hidden = method.value !== "oneclass"; captioner.hidden = !["lavad", "judge"].includes(method.value); });
   const fps = h("input", { id: "cam-fps", type: "number", min: "0.1", step: "0.1", value: "2", "aria-label": "Frames per second scored" });
   const threshold = h("input", { id: "cam-threshold", type: "number", step: "any", placeholder: "calibrate", "aria-label": "Threshold (empty: set from the warm-up)" });
   const warmup = h("input", { id: "cam-warmup", type: "number", min: "0", step: "1", value: "300", "aria-label": "Warm-up seconds" });
@@ -390,6 +391,7 @@ async function camerasPage() {
     if (name.value.trim()) body.name = name.value.trim();
     if (threshold.value !== "") body.threshold = Number(threshold.value);
     if (method.value === "oneclass" && detector.value) body.detector_id = detector.value;
+    if (!captioner.hidden && captioner.value.trim()) body.captioner = captioner.value.trim();
     const specs = alerts.value.split(",").map((a) => a.trim()).filter(Boolean);
     if (specs.length) body.alerts = specs;
     try { const c = await api("/cameras", { method: "POST", json: body }); say(`Watching ${c.name}.`, "info"); url.value = name.value = ""; await drawCameras(); }
@@ -399,7 +401,7 @@ async function camerasPage() {
   page("Cameras",
     h("section", { class: "panel" }, h("h2", {}, "Add a camera"),
       h("div", { class: "row" }, h("label", { for: "cam-url" }, "URL (or a file under --media, played in real time)", url), h("label", { for: "cam-name" }, "Name", name),
-        h("label", { for: "cam-method" }, "Method", method, detector), h("label", { for: "cam-fps" }, "fps", fps),
+        h("label", { for: "cam-method" }, "Method", method, detector, captioner), h("label", { for: "cam-fps" }, "fps", fps),
         h("label", { for: "cam-threshold" }, "Threshold", threshold), h("label", { for: "cam-warmup" }, "Warm-up s", warmup),
         h("label", { for: "cam-alerts" }, "Alerts", alerts), add)),
     grid);

@@ -1,0 +1,116 @@
+"""``judge`` and ``lavad`` live: each sampled frame is captioned as it arrives, and each window is scored by the
+LLM as soon as it completes, from the past only.
+
+``judge`` scores back-to-back chunks of ``chunk_s`` (as on a file: the same chunks from the stream's start, so a
+file watched live gets the same chunk scores as ``detect`` without caption cleaning, which needs the whole
+video). ``lavad`` scores a window of ``window_s`` every ``stride_s`` and refines it over the ``refine_k`` most
+similar windows seen so far. A window's score belongs to the frames of its last stride, and is known when the
+window closes: events open at their true start, one window late.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from oddsight.config import DetectConfig
+from oddsight.language.methods import LanguageScorer, refine
+from oddsight.live.normal import Calm, NormalMemory
+
+
+class WindowedLanguage:
+    """Both the engine's encoder (frames -> captions -> caption vectors) and its scorer (windows -> scores)."""
+
+    needs_previous = False
+
+    def __init__(self, config: DetectConfig, captioner: Any, scorer: LanguageScorer) -> None:
+        p = config.language
+        self.method, self.captioner, self.scorer, self.reasons = config.method, captioner, scorer, config.reasons
+        self.window_s, self.stride_s = (p.chunk_s, p.chunk_s) if config.method == "judge" else (p.window_s, p.stride_s)
+        self.refine_k, self.temperature, self.reason_threshold = p.refine_k, p.refine_temperature, p.reason_threshold
+        self.input_size = captioner.input_size
+        self.model_id = scorer.llm.model_id
+        self.delay_s = self.window_s  # how far behind the stream a frame's score is known
+        self._captions: deque[tuple[int, float, str, np.ndarray]] = deque()  # (frame, t, caption, its vector)
+        self._last: str = ""
+        self.last_text: str | None = None  # the text of the window that closed last
+        self._next_end: float | None = None
+        self._past: list[tuple[np.ndarray, float]] = []  # lavad: (window vector, raw score) of every window
+        self.normal = NormalMemory()
+        self.calm = Calm()
+        self.windows: list[dict[str, Any]] = []  # each scored window: start_s, end_s, text, score (for tests)
+
+    # --- the encoder's side ---------------------------------------------------------------------------------
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        return images
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """Each frame's caption (kept for :meth:`samples`) as a text vector (what feedback compares)."""
+        captions = self.captioner.caption(list(images))
+        self._last = captions[-1]
+        return np.asarray(self.scorer.encoder.encode_text(captions), np.float32)
+
+    # --- the scorer's side ----------------------------------------------------------------------------------
+
+    def samples(self, frame: int, t: float, embedding: np.ndarray) -> list[tuple[int, float, float, str | None, float]]:
+        """The (frame, t, score, label, window end) of every frame whose window closed with this frame, oldest
+        first."""
+        if self._next_end is None:
+            self._next_end = t + self.window_s if self.method == "judge" else t + self.stride_s
+            self._start = t
+        out: list[tuple[int, float, float, str | None, float]] = []
+        while t >= self._next_end:
+            out += self._close(self._next_end)
+            self._next_end += self.stride_s
+        self._captions.append((frame, t, self._last, np.asarray(embedding, np.float32)))
+        return out
+
+    def _close(self, end: float) -> list[tuple[int, float, float, str | None, float]]:
+        start = end - self.window_s
+        while self._captions and self._captions[0][1] < start:
+            self._captions.popleft()
+        inside = [c for c in self._captions if c[1] < end]
+        if not inside:
+            return []
+        text = self.scorer.window_text([c[2] for c in inside])
+        self.last_text = text
+        raw, top = self.scorer.score_text(text)
+        raw = self.calm.cap(0.0) if raw is None else raw  # no readable verdict: as calm as usual
+        score = raw
+        vector = self.scorer.text_vector(text)
+        if self.method == "lavad" and vector is not None and self.refine_k > 1:
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            self._past.append((vector, raw))
+            bank = np.stack([v for v, _ in self._past])
+            raws = np.array([r for _, r in self._past])
+            score = float(refine((bank @ vector)[None, :], raws, self.refine_k, self.temperature)[0])
+        if self.normal.matches(np.mean([c[3] for c in inside], axis=0)):  # the captions of a false alarm again
+            score = self.calm.cap(score)
+        else:
+            self.calm.add(score)
+        self.windows.append({"start_s": max(start, self._start), "end_s": end, "text": text, "score": score})
+        label = top or None
+        last_stride = [c for c in inside if c[1] >= end - self.stride_s]
+        return [(c[0], c[1], score, label, end) for c in last_stride]
+
+    def flush(self) -> list[tuple[int, float, float, str | None, float]]:
+        """The open window scored as it is (the stream ended), as a file's last, shorter chunk is."""
+        if self._next_end is None or not self._captions:
+            return []
+        out = self._close(self._next_end)
+        self._captions.clear()
+        return out
+
+    def reason(self) -> str | None:
+        """The LLM's reason for the window that closed last (asked once an event is reported)."""
+        return self.scorer.reason(self.last_text) if self.reasons and self.last_text else None
+
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        """Caption vectors of false alarms: a window like them scores as a calm one (None: forget them)."""
+        self.normal.set(embeddings)
+
+    def label(self, embedding: np.ndarray) -> str | None:  # labels come with the samples
+        return None
