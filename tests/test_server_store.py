@@ -112,3 +112,32 @@ def test_decimate_keeps_every_peak_and_dip():
     assert len(set(spikes) - set(keep.tolist())) <= 2
     assert np.all(np.diff(keep) > 0)
     np.testing.assert_array_equal(decimate(scores[:50], 2000), np.arange(50))
+
+
+def test_camera_messages_become_one_event_row_and_a_restart_closes_an_open_one(tmp_path):
+    import time
+
+    from oddsight.server.camera_store import SCORES_KEPT_S, CameraStore
+
+    cams = CameraStore(Store(tmp_path))
+    cams.add({"id": "door", "name": "door", "url": "rtsp://h/c", "options": {}, "fps": 2.0, "warmup_s": 0.0})
+    ev = {"id": "door-1", "start_frame": 10, "end_frame": 12, "start_s": 5.0, "end_s": 6.0, "peak_s": 5.5}
+    ev |= {"peak_score": 2.0, "label": "a fire", "reason": "flames", "snapshot": "/x.jpg", "clip": None}
+    cams.event_message("door", {"type": "new", "time": 100.0, "event": ev})
+    cams.event_message("door", {"type": "update", "time": 101.0, "event": {**ev, "end_s": 8.0, "peak_score": 3.0}})
+    row = cams.event("door-1")
+    assert row["state"] == "open" and row["end_s"] == 8.0 and row["peak_score"] == 3.0 and row["reason"] == "flames"
+    assert row["opened_at"] == 100.0
+    cams.event_message("door", {"type": "new", "time": 102.0, "event": {**ev, "id": "door-2"}})
+    cams.event_message("door", {"type": "end", "time": 103.0, "event": {**ev, "clip": "/x.mp4", "note": "ok"}})
+    assert cams.event("door-1")["state"] == "ended" and cams.event("door-1")["clip"] == "/x.mp4"
+    assert cams.close_open_events("door", "closed on restart") == 1
+    assert cams.event("door-2")["state"] == "ended" and cams.event("door-2")["note"] == "closed on restart"
+    now = time.time()
+    old = now - 2 * SCORES_KEPT_S  # older than the chart keeps: pruned
+    cams.report(
+        "door", {"stream": {}}, [(old, 0.0, 0.1, 0.1), (now, 0.5, 0.1, 0.1), (now + 1, 1.0, 0.2, 0.2)], [], "running"
+    )
+    assert [s["t"] for s in cams.scores("door", since=now)] == [1.0]
+    assert [s["t"] for s in cams.scores("door")] == [0.5, 1.0]
+    assert cams.delete("door") and cams.events("door") == [] and cams.scores("door") == []

@@ -64,7 +64,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE camera_events (
         id TEXT PRIMARY KEY, camera_id TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
         state TEXT NOT NULL, start_frame INTEGER, end_frame INTEGER, start_s REAL, end_s REAL, peak_s REAL,
-        peak_score REAL, label TEXT, snapshot TEXT, clip TEXT, note TEXT, review TEXT NOT NULL DEFAULT 'new',
+        peak_score REAL, label TEXT, reason TEXT, snapshot TEXT, clip TEXT, note TEXT,
+        review TEXT NOT NULL DEFAULT 'new',
         opened_at REAL NOT NULL, updated_at REAL NOT NULL
     );
     CREATE INDEX camera_events_camera ON camera_events(camera_id, opened_at);

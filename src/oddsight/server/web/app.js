@@ -498,6 +498,7 @@ function cameraEventItem(e, after) {
     h("div", {},
       h("div", { class: "what" }, `${clock(e.start_s)} – ${clock(e.end_s)}`, e.label ? ` · ${e.label}` : "", " ", state(ended ? e.review : "open")),
       h("div", { class: "kv" }, h("span", {}, `peak ${Number(e.peak_score).toFixed(3)}`), h("span", {}, when(e.opened_at))),
+      e.reason ? h("p", { class: "small" }, e.reason) : null,
       e.note ? h("p", { class: "small muted" }, e.note) : null,
       h("div", { class: "row" },
         h("button", { class: "good", disabled: !ended || e.review === "confirmed", onclick: () => mark("confirmed") }, "Confirm"),
