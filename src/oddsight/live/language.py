@@ -19,6 +19,8 @@ from oddsight.config import DetectConfig
 from oddsight.language.methods import LanguageScorer, refine
 from oddsight.live.normal import Calm, NormalMemory
 
+Sample = tuple[int, float, float, str | None, float]  # (frame, t, score, label, the end of its window)
+
 
 class WindowedLanguage:
     """Both the engine's encoder (frames -> captions -> caption vectors) and its scorer (windows -> scores)."""
@@ -29,14 +31,15 @@ class WindowedLanguage:
         p = config.language
         self.method, self.captioner, self.scorer, self.reasons = config.method, captioner, scorer, config.reasons
         self.window_s, self.stride_s = (p.chunk_s, p.chunk_s) if config.method == "judge" else (p.window_s, p.stride_s)
-        self.refine_k, self.temperature, self.reason_threshold = p.refine_k, p.refine_temperature, p.reason_threshold
+        self.refine_k, self.temperature = p.refine_k, p.refine_temperature
         self.input_size = captioner.input_size
         self.model_id = scorer.llm.model_id
         self.delay_s = self.window_s  # how far behind the stream a frame's score is known
         self._captions: deque[tuple[int, float, str, np.ndarray]] = deque()  # (frame, t, caption, its vector)
         self._last: str = ""
         self.last_text: str | None = None  # the text of the window that closed last
-        self._next_end: float | None = None
+        self._next_end: float | None = None  # when the next window closes (stream time)
+        self._start = 0.0  # the stream time of the first frame
         self._past: list[tuple[np.ndarray, float]] = []  # lavad: (window vector, raw score) of every window
         self.normal = NormalMemory()
         self.calm = Calm()
@@ -55,20 +58,19 @@ class WindowedLanguage:
 
     # --- the scorer's side ----------------------------------------------------------------------------------
 
-    def samples(self, frame: int, t: float, embedding: np.ndarray) -> list[tuple[int, float, float, str | None, float]]:
-        """The (frame, t, score, label, window end) of every frame whose window closed with this frame, oldest
-        first."""
+    def samples(self, frame: int, t: float, embedding: np.ndarray) -> list[Sample]:
+        """Every frame whose window closed with this frame, oldest first."""
         if self._next_end is None:
             self._next_end = t + self.window_s if self.method == "judge" else t + self.stride_s
             self._start = t
-        out: list[tuple[int, float, float, str | None, float]] = []
+        out: list[Sample] = []
         while t >= self._next_end:
             out += self._close(self._next_end)
             self._next_end += self.stride_s
         self._captions.append((frame, t, self._last, np.asarray(embedding, np.float32)))
         return out
 
-    def _close(self, end: float) -> list[tuple[int, float, float, str | None, float]]:
+    def _close(self, end: float) -> list[Sample]:
         start = end - self.window_s
         while self._captions and self._captions[0][1] < start:
             self._captions.popleft()
@@ -96,7 +98,7 @@ class WindowedLanguage:
         last_stride = [c for c in inside if c[1] >= end - self.stride_s]
         return [(c[0], c[1], score, label, end) for c in last_stride]
 
-    def flush(self) -> list[tuple[int, float, float, str | None, float]]:
+    def flush(self) -> list[Sample]:
         """The open window scored as it is (the stream ended), as a file's last, shorter chunk is."""
         if self._next_end is None or not self._captions:
             return []
@@ -111,6 +113,3 @@ class WindowedLanguage:
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         """Caption vectors of false alarms: a window like them scores as a calm one (None: forget them)."""
         self.normal.set(embeddings)
-
-    def label(self, embedding: np.ndarray) -> str | None:  # labels come with the samples
-        return None

@@ -212,7 +212,10 @@ class Monitor:
         if seen == self._normal_seen:
             return
         self._normal_seen = seen
-        self.engine.scorer.set_normal(normal_memory(self.folder))
+        try:
+            self.engine.scorer.set_normal(normal_memory(self.folder))
+        except ValueError as exc:  # frames kept under another method or encoder
+            log.warning("%s: false-alarm feedback not applied (given under another method: %s)", self.camera, exc)
 
     def _save_embeddings(self, ev: LiveEvent) -> None:
         from oddsight.live.feedback import save_event_embeddings

@@ -40,6 +40,8 @@ class NormalMemory:
         if self.bank is None:
             return False
         v = np.asarray(vector, np.float32).ravel()
+        if v.size != self.bank.shape[1]:  # feedback given under another encoder: it cannot apply
+            return False
         return float(1.0 - np.max(self.bank @ (v / max(float(np.linalg.norm(v)), 1e-12)))) <= self.radius
 
 
