@@ -32,6 +32,7 @@ log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
 CLIP_POST_S = 3.0
 FEEDBACK_POLL_S = 5.0  # how often a running monitor looks for new false-alarm feedback
+KEPT = 20_000  # scores and messages a monitor keeps in memory (about 3 hours at 2 fps); the log keeps every message
 
 
 def camera_name(url: str) -> str:
@@ -82,8 +83,9 @@ class Monitor:
         self._normal_seen: tuple | None = None
         self._normal_checked = 0.0
         self._load_feedback()
-        self.scores: list[tuple[int, float, float, float]] = []  # (frame, t, raw, smoothed), for tests and charts
-        self.messages: list[dict[str, Any]] = []
+        # (frame, t, raw, smoothed) and the messages sent, the latest KEPT of each (a camera runs for months)
+        self.scores: deque[tuple[int, float, float, float]] = deque(maxlen=KEPT)
+        self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
 
     @property
     def log_path(self) -> Path | None:
