@@ -20,6 +20,7 @@ from oddsight.language.methods import LanguageScorer, refine
 from oddsight.live.normal import Calm, NormalMemory
 
 Sample = tuple[int, float, float, str | None, float]  # (frame, t, score, label, the end of its window)
+PAST_WINDOWS = 3600  # windows kept (an hour of lavad's): a camera runs for months, each window costs a dot product
 
 
 class WindowedLanguage:
@@ -33,17 +34,17 @@ class WindowedLanguage:
         self.window_s, self.stride_s = (p.chunk_s, p.chunk_s) if config.method == "judge" else (p.window_s, p.stride_s)
         self.refine_k, self.temperature = p.refine_k, p.refine_temperature
         self.input_size = captioner.input_size
-        self.model_id = scorer.llm.model_id
         self.delay_s = self.window_s  # how far behind the stream a frame's score is known
         self._captions: deque[tuple[int, float, str, np.ndarray]] = deque()  # (frame, t, caption, its vector)
         self._last: str = ""
         self.last_text: str | None = None  # the text of the window that closed last
         self._next_end: float | None = None  # when the next window closes (stream time)
         self._start = 0.0  # the stream time of the first frame
-        self._past: list[tuple[np.ndarray, float]] = []  # lavad: (window vector, raw score) of every window
+        # lavad: (window vector, raw score) of the latest windows, what a new window is refined over
+        self._past: deque[tuple[np.ndarray, float]] = deque(maxlen=PAST_WINDOWS)
         self.normal = NormalMemory()
         self.calm = Calm()
-        self.windows: list[dict[str, Any]] = []  # each scored window: start_s, end_s, text, score (for tests)
+        self.windows: deque[dict[str, Any]] = deque(maxlen=PAST_WINDOWS)  # start_s, end_s, text, score of each
 
     # --- the encoder's side ---------------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class Monitor:
     on_update: Callable[[Any, LiveFrame], None] | None = None
     camera: str | None = None
     cooldown_s: float = 0.0  # per camera: no new `new` alert sooner than this after the last one ended
+    on_outage: Callable[[dict[str, float]], None] | None = None  # each outage the stream got over, once
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
@@ -266,12 +267,14 @@ class Monitor:
             sink.send(payload)
 
     def _log_outages(self) -> None:
-        """Each outage the stream got over, once, in ``outages.jsonl`` beside the event log."""
+        """Each outage the stream got over, once: in ``outages.jsonl`` beside the event log, and to ``on_outage``."""
         outages = self.stream.stats.outages
         while self._outages_logged < len(outages):
             outage = outages[self._outages_logged]
             self._outages_logged += 1
             log.warning("%s: stream was down %.1f s", self.camera, outage["s"])
+            if self.on_outage is not None:
+                self.on_outage(outage)
             if self.folder is not None:
                 self._append({"type": "outage", "camera": self.camera, **outage}, self.folder / "outages.jsonl")
 

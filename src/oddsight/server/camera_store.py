@@ -12,7 +12,6 @@ from typing import Any
 from oddsight.server.store import Store, all_rows, first_row, insert_row, new_id
 
 SCORES_KEPT_S = 3600.0  # the rolling score chart's history per camera
-CAMERA_STATES = ("starting", "running", "reconnecting", "ended", "failed", "stopped")
 EVENT_COLUMNS = (
     "start_frame",
     "end_frame",

@@ -45,12 +45,16 @@ class _Reporter:
         self._lock = threading.Lock()
         self._scores: list[tuple[float, float, float, float]] = []
         self._frame: Any = None
-        self._outages_sent = 0
+        self._outages: list[dict[str, float]] = []
         self._picture_at: float | None = None
         self._stop = threading.Event()
 
     def on_message(self, payload: dict[str, Any]) -> None:
         self.cameras.event_message(self.camera_id, payload)
+
+    def on_outage(self, outage: dict[str, float]) -> None:
+        with self._lock:
+            self._outages.append(outage)
 
     def on_update(self, update: Any, frame: Any) -> None:
         with self._lock:
@@ -70,17 +74,16 @@ class _Reporter:
         with self._lock:
             scores, self._scores = self._scores, []
             frame, self._frame = self._frame, None
+            outages, self._outages = self._outages, []
         if frame is not None:
             write_snapshot(frame, self.folder / LIVE_PICTURE)
             self._picture_at = time.time()
         status = self.monitor.status()
         status["picture_at"] = self._picture_at
         status["timings"] = {k: round(v, 3) for k, v in self.monitor.timings.items()}
-        outages = self.monitor.stream.stats.outages
-        new, self._outages_sent = outages[self._outages_sent :], len(outages)
         if state is None:
             state = "running" if status["stream"]["connected"] else "reconnecting"
-        self.cameras.report(self.camera_id, status, scores, new, state)
+        self.cameras.report(self.camera_id, status, scores, outages, state)
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,6 +150,7 @@ def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any
         sinks=sinks,
         on_message=reporter.on_message,
         on_update=reporter.on_update,
+        on_outage=reporter.on_outage,
         camera=camera_id,
         cooldown_s=row["cooldown_s"],
     )
@@ -161,8 +165,9 @@ class CameraProcesses:
         self.store, self.cameras = store, CameraStore(store)
         self._ctx = multiprocessing.get_context("spawn")
         self._procs: dict[str, multiprocessing.process.BaseProcess] = {}
-        self._started: dict[str, float] = {}
-        self._restarts: dict[str, tuple[int, float]] = {}  # camera -> (failures in a row, when to try next)
+        self._started: dict[str, float] = {}  # camera -> when its process started
+        self._failures: dict[str, int] = {}  # camera -> its processes that died in a row
+        self._due: dict[str, float] = {}  # camera -> when its dead process is started again
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,7 +194,8 @@ class CameraProcesses:
     def stop_camera(self, camera_id: str, timeout: float = 10.0) -> None:
         with self._lock:
             proc = self._procs.pop(camera_id, None)
-            self._restarts.pop(camera_id, None)
+            self._failures.pop(camera_id, None)
+            self._due.pop(camera_id, None)
         if proc is not None:
             _end(proc, timeout)
 
@@ -203,17 +209,19 @@ class CameraProcesses:
                     with self._lock:
                         self._procs.pop(camera_id, None)
                     continue
-                failures, when = self._restarts.get(camera_id, (0, 0.0))
-                if when == 0.0 and time.monotonic() - self._started.get(camera_id, 0.0) > STABLE_S:
-                    failures = 0  # it had run a good while: this is a fresh failure, not a crash loop
-                if when == 0.0:  # just found dead: wait the backoff, then start it again
+                due = self._due.get(camera_id)
+                if due is None:  # just found dead: wait the backoff, then start it again
+                    if time.monotonic() - self._started.get(camera_id, 0.0) > STABLE_S:
+                        self._failures[camera_id] = 0  # it had run a good while: a fresh failure, not a crash loop
+                    failures = self._failures.get(camera_id, 0)
                     delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
                     log.warning(
                         "camera %s: its process ended (exit %s); restart in %g s", camera_id, proc.exitcode, delay
                     )
-                    self._restarts[camera_id] = (failures + 1, time.monotonic() + delay)
-                elif time.monotonic() >= when:
-                    self._restarts[camera_id] = (failures, 0.0)
+                    self._failures[camera_id] = failures + 1
+                    self._due[camera_id] = time.monotonic() + delay
+                elif time.monotonic() >= due:
+                    del self._due[camera_id]
                     with self._lock:
                         self._procs.pop(camera_id, None)
                     self.launch(camera_id)
