@@ -66,7 +66,9 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         # the fight (19-28 s of the stream) opens an event while it happens
         opened = _until("an open event", lambda: [e for e in c.get("/cameras/door/events").json()], 60)[0]
         assert opened["state"] == "open" and 15 <= opened["start_s"] <= 30, opened
-        assert c.get("/cameras/door").json()["status"]["open_event"]["id"] == opened["id"]
+        # the status comes with the next heartbeat (each second), the event row at once
+        shown = _until("the open event in the status", lambda: c.get("/cameras/door").json()["status"]["open_event"], 5)
+        assert shown["id"] == opened["id"]
         assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
 
         # kill -9 of the server while the event is open: the camera process dies with it; the restart closes it
