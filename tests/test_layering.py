@@ -10,7 +10,76 @@ from tests.import_graph import circles, import_graph
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "oddsight"
 
-# the lowest layers (ARCHITECTURE.md): they may not reach up into what is built on them
+# every module in one layer, lowest first; a module imports only from its own layer or lower ones (ARCHITECTURE.md)
+LAYERS = (
+    (
+        "base",
+        (
+            "oddsight.errors",
+            "oddsight.validate",
+            "oddsight.paths",
+            "oddsight.redact",
+            "oddsight.atomic",
+            "oddsight.extras",
+            "oddsight.version",
+        ),
+    ),
+    (
+        "parts",
+        (
+            "oddsight.video",
+            "oddsight.models",
+            "oddsight.features",
+            "oddsight.detectors",
+            "oddsight.temporal",
+            "oddsight.llm",
+            "oddsight.methods",
+            "oddsight.methods.params",
+            "oddsight.methods.registry",
+            "oddsight.methods.normal",
+        ),
+    ),
+    (
+        "config",
+        (
+            "oddsight.config",
+            "oddsight.options",
+            "oddsight.result",
+            "oddsight.methods.scorers",
+            "oddsight.report",
+            "oddsight.language",
+            "oddsight.language.captions",
+            "oddsight.language.methods",
+            "oddsight.language.captioners",
+        ),
+    ),
+    (
+        "engine",
+        (
+            "oddsight.engine",
+            "oddsight.pipeline",
+            "oddsight.language.session",
+            "oddsight.live",
+            "oddsight.live.language",
+            "oddsight.live.alerts",
+            "oddsight.live.clips",
+            "oddsight.live.feedback",
+            "oddsight.live.stream",
+        ),
+    ),
+    (
+        "tasks",
+        (
+            "oddsight.live.engine",
+            "oddsight.live.monitor",
+            "oddsight.detection",
+            "oddsight.evaluate",
+            "oddsight.cluster",
+        ),
+    ),
+    ("front ends", ("oddsight.server", "oddsight.cli", "oddsight")),
+)
+# the old two-level rule, kept: the lowest layers never reach up into what is built on them
 LOW = ("oddsight.video", "oddsight.models", "oddsight.features", "oddsight.detectors", "oddsight.temporal")
 HIGH = (
     "oddsight.pipeline",
@@ -23,6 +92,33 @@ HIGH = (
     "oddsight.live",
     "oddsight.cluster",
 )
+
+
+def layer_of(module: str) -> int | None:
+    """The layer of ``module``: the longest prefix any layer names (``oddsight`` alone: the package's front)."""
+    best: tuple[int, int] | None = None
+    for level, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            named = module == p or (p != "oddsight" and module.startswith(p + "."))
+            if named and (best is None or len(p) > best[1]):
+                best = (level, len(p))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer():
+    graph = import_graph(PACKAGE)
+    assert [m for m in graph if layer_of(m) is None] == []
+
+
+def test_no_module_imports_a_higher_layer():
+    graph = import_graph(PACKAGE)
+    wrong = [
+        (m, LAYERS[layer_of(m)][0], t, LAYERS[layer_of(t)][0])
+        for m, targets in graph.items()
+        for t in targets
+        if layer_of(t) is not None and layer_of(t) > layer_of(m)
+    ]
+    assert wrong == []
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:

@@ -15,10 +15,11 @@ import av
 import numpy as np
 import pytest
 
-from oddsight.live.engine import CausalNovelty, make_engine
-from oddsight.live.events import EventTracker
+from oddsight.live.engine import make_engine
 from oddsight.live.monitor import Monitor, camera_name
+from oddsight.methods.scorers import CausalNovelty
 from oddsight.options import DetectOptions
+from oddsight.temporal.events import EventTracker
 from tests.conftest import make_video
 from tests.server_process import oddsight
 
@@ -34,20 +35,20 @@ def _run(tracker: EventTracker, scores: list[float], dt: float = 0.5) -> list[tu
 
 
 def test_tracker_reports_after_min_length_and_merges_short_dips():
-    t = EventTracker(1.0, hysteresis=0.1, min_event_s=1.0, merge_gap_s=2.0)
+    t = EventTracker(1.0, frame_s=0.5, hysteresis=0.1, min_event_s=1.0, merge_gap_s=2.0)
     scores = [0, 0, 1.2, 1.3, 1.4, 0.5, 1.5, 1.2, 0, 0, 0, 0, 0, 0, 0, 0]
-    assert _run(t, scores) == [("new", 2, 4), ("end", 2, 7)]  # the dip at 5 is shorter than the merge gap
+    assert _run(t, scores) == [("new", 2, 3), ("end", 2, 7)]  # the dip at 5 is shorter than the merge gap
 
 
 def test_tracker_drops_blips_and_keeps_hysteresis():
-    t = EventTracker(1.0, hysteresis=0.2, min_event_s=1.0, merge_gap_s=0.0)
+    t = EventTracker(1.0, frame_s=0.5, hysteresis=0.2, min_event_s=1.0, merge_gap_s=0.0)
     assert _run(t, [0, 1.1, 0, 0, 0]) == []  # one sample: shorter than the minimum
-    t = EventTracker(1.0, hysteresis=0.2, min_event_s=0.5, merge_gap_s=0.0)
-    assert _run(t, [0, 1.1, 0.85, 0.85, 0.5, 0]) == [("new", 1, 2), ("end", 1, 3)]  # 0.85 stays above 0.8
+    t = EventTracker(1.0, frame_s=0.5, hysteresis=0.2, min_event_s=0.5, merge_gap_s=0.0)
+    assert _run(t, [0, 1.1, 0.85, 0.85, 0.5, 0]) == [("new", 1, 1), ("end", 1, 3)]  # 0.85 stays above 0.8
 
 
 def test_tracker_updates_on_a_new_peak_at_most_every_few_seconds():
-    t = EventTracker(1.0, min_event_s=0.0, merge_gap_s=0.0, update_every_s=1.0)
+    t = EventTracker(1.0, frame_s=0.5, min_event_s=0.0, merge_gap_s=0.0, update_every_s=1.0)
     kinds = [m.type for i, s in enumerate([1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 0]) for m in t.push(i, i * 0.5, s)]
     assert kinds == ["new", "update", "update", "end"]
 
@@ -56,12 +57,12 @@ def test_causal_novelty_is_deterministic_and_causal():
     rng = np.random.default_rng(0)
     frames = rng.normal(size=(80, 16 * 16 * 4)).astype(np.float32)
     frames[60:64] += 6.0  # something new
-    a, b = CausalNovelty(16, memory=32), CausalNovelty(16, memory=32)
+    a, b = CausalNovelty(16, 1.25, memory=32), CausalNovelty(16, 1.25, memory=32)
     sa = [a.score(f, i * 0.5) for i, f in enumerate(frames)]
     sb = [b.score(f, i * 0.5) for i, f in enumerate(frames)]
     assert sa == sb
     assert max(sa[60:64]) > 2 * np.median(sa[30:60])
-    c = CausalNovelty(16, memory=32)  # the future never changes a past score
+    c = CausalNovelty(16, 1.25, memory=32)  # the future never changes a past score
     sc = [c.score(f, i * 0.5) for i, f in enumerate(frames[:50])]
     assert sc == sa[:50]
 

@@ -29,7 +29,7 @@ DOC = {
             "peak_score": 2.0,
             "mean_score": 2.0,
             "label": None,
-            "details": {"reason": "why"},
+            "reason": "why",
         }
     ],
 }

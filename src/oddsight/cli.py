@@ -83,32 +83,6 @@ class _Errors:
         return False
 
 
-def expand_inputs(paths: list[str]) -> list[str]:
-    """Videos to process: files and stream URLs as given; a folder is a frame sequence if it holds
-    images, else each video file (or frame sub-folder) inside it."""
-    from oddsight.errors import InputError
-    from oddsight.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_stream_url
-
-    out: list[str] = []
-    for spec in paths:
-        p = Path(spec)
-        if is_stream_url(spec) or not p.is_dir():
-            out.append(spec)
-            continue
-        entries = sorted(p.iterdir())
-        if any(e.suffix.lower() in IMAGE_SUFFIXES for e in entries):
-            out.append(spec)
-            continue
-        found = [str(e) for e in entries if e.is_file() and e.suffix.lower() in VIDEO_SUFFIXES]
-        found += [
-            str(e) for e in entries if e.is_dir() and any(x.suffix.lower() in IMAGE_SUFFIXES for x in e.iterdir())
-        ]
-        if not found:
-            raise InputError(f"{spec}: folder holds no video files or image frames")
-        out.extend(found)
-    return out
-
-
 FpsOpt = Annotated[float | None, typer.Option("--fps", help="Frames per second of video time to score (default 2).")]
 StrideOpt = Annotated[int | None, typer.Option("--stride", help="Score every N-th frame instead of --fps.")]
 ModelOpt = Annotated[
@@ -160,6 +134,13 @@ CaptionerOpt = Annotated[
     str | None, typer.Option("--captioner", help="lavad/judge: hf:<model or folder> | openai:<base url>#<model>.")
 ]
 NoReasonsOpt = Annotated[bool, typer.Option("--no-reasons", help="lavad/judge: do not ask the LLM why.")]
+LiveOpt = Annotated[
+    bool,
+    typer.Option("--live", help="Score as a camera would (past only, trailing smoothing, warm-up): what watch runs."),
+]
+WarmupOpt = Annotated[
+    float, typer.Option("--warmup", help="Live, no --threshold: seconds of scores that set the threshold.")
+]
 RayOpt = Annotated[
     str | None,
     typer.Option("--ray", help="Spread the videos over a Ray cluster: auto (a local `ray start --head`) or ADDRESS."),
@@ -219,6 +200,8 @@ def detect(
     chunk: ChunkOpt = 10.0,
     group: GroupOpt = 0.0,
     no_reasons: NoReasonsOpt = False,
+    live: LiveOpt = False,
+    warmup: WarmupOpt = 300.0,
     ray: RayOpt = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip videos whose results are already in --out (after an interruption).")
@@ -232,6 +215,8 @@ def detect(
         from oddsight.options import METHODS
 
         config = _config(method, METHODS, locals())
+        from oddsight.video.inputs import expand_inputs
+
         inputs = expand_inputs(videos)
         check_writable(out, folder=True)
         todo = [v for v in inputs if not (resume and _has_result(out, v))]
@@ -300,7 +285,7 @@ def _detect_on_ray(videos: list[str], config: DetectConfig, address: str, handle
 def _on_ray(videos: list[str], config: DetectConfig, address: str, *, features_only: bool = False) -> dict:
     from oddsight.errors import ConfigError
     from oddsight.extras import require_extra
-    from oddsight.language.methods import LANGUAGE_METHODS
+    from oddsight.methods.registry import LANGUAGE_METHODS
 
     require_extra("ray", "--ray")
     if config.method in LANGUAGE_METHODS or config.method == "text-sim":
@@ -408,6 +393,12 @@ def eval_(
     chunk: ChunkOpt = 10.0,
     group: GroupOpt = 0.0,
     no_reasons: NoReasonsOpt = False,
+    live: LiveOpt = False,
+    warmup: WarmupOpt = 300.0,
+    history: Annotated[
+        str | None,
+        typer.Option("--history", help="With --live: a camera's normal footage, watched before each video."),
+    ] = None,
     ray: RayOpt = None,
 ) -> None:
     """Measure a method on a labelled benchmark with the same code path as `detect`."""
@@ -516,8 +507,8 @@ def fit(
     """Fit a one-class detector on normal videos and save it (pickle-free)."""
     with _Errors():
         from oddsight.atomic import check_writable
-        from oddsight.config import DEFAULT_MODELS
         from oddsight.detectors.persist import save_detector
+        from oddsight.methods.registry import METHODS
         from oddsight.options import DetectOptions
         from oddsight.pipeline import fit_oneclass
 
@@ -525,11 +516,13 @@ def fit(
             {
                 "fps": fps,
                 "stride": stride,
-                "model": model or DEFAULT_MODELS["oneclass"],
+                "model": model or METHODS["oneclass"].default_model,
                 "model_path": model_path,
                 "frames_fps": frames_fps,
             }
         ).to_config(progress=not quiet)
+        from oddsight.video.inputs import expand_inputs
+
         inputs = expand_inputs(videos)
         check_writable(output)  # before encoding any footage
         say = (lambda v: None) if quiet else (lambda v: typer.echo(f"encoding {v}", err=True))
@@ -577,6 +570,8 @@ def watch(
     min_event: MinEventOpt = 1.0,
     merge_gap: MergeGapOpt = 2.0,
     model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    device: DeviceOpt = "auto",
     anomaly: AnomalyOpt = None,
     normal: NormalOpt = None,
     captioner: CaptionerOpt = None,

@@ -7,24 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oddsight.errors import ConfigError
-from oddsight.language.methods import SUMMARIES, LanguageParams
-from oddsight.llm.scoring import SPLITS
+from oddsight.methods.params import SPLITS, SUMMARIES, LanguageParams
+from oddsight.methods.registry import METHODS, method_spec
 from oddsight.validate import choice, integer, number
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import DEFAULT_FOLDER_FPS
-
-DEFAULT_MODELS = {
-    "novelty": "motion",  # per-cell motion: see README "Visual quality" for why it replaced dinov2-small
-    "oneclass": "motion",
-    "zeroshot": "clip-vit-b32",
-    "lavad": "minilm-l6",  # the language methods' text encoder (window similarity)
-    "judge": "minilm-l6",
-}
-
-# seconds of smoothing before thresholding, per method; chosen on the dev sets: training-free novelty needs the
-# longer window (UCF-Crime 0.911 micro AUC at 4 s vs 0.86 at 1 s), a fitted model the shorter one (1 s beat 4 s on
-# both fixed cameras: Ped2 0.881 vs 0.866, Avenue macro 0.898 vs 0.671)
-DEFAULT_SMOOTH_S = {"novelty": 4.0, "oneclass": 1.0}
 
 
 @dataclass
@@ -55,6 +42,10 @@ class DetectConfig:
     captioner: str | None = None  # hf:<model or folder> | openai:<base url>#<model>
     reasons: bool = True  # ask the LLM why, for each event
     language: LanguageParams = field(default_factory=LanguageParams)
+    # the mode: live scores from the past only, as a camera does (``detect --live``, ``eval --live``, ``watch``)
+    live: bool = False
+    warmup_s: float = 300.0  # live, no threshold given: seconds of scores that set the threshold
+    history: str | None = None  # live: a camera's normal footage, watched before the video (a file or folder)
 
     def __post_init__(self) -> None:
         """Every option checked once, here: finite, in range, of the right type (see ``oddsight.validate``)."""
@@ -71,6 +62,7 @@ class DetectConfig:
         number("hysteresis", self.hysteresis, low=0, high=1)
         number("--min-event", self.min_event_s, low=0, high=86400)
         number("--merge-gap", self.merge_gap_s, low=0, high=86400)
+        number("--warmup", self.warmup_s, low=0, high=86400 * 7)
         integer("--batch-size", self.batch_size, low=1)
         number("--frames-fps", self.folder_fps, low=0, low_open=True, high=1000)
         choice("--device", self.device, ("auto", "cpu", "cuda"))
@@ -82,7 +74,7 @@ class DetectConfig:
         number("--group", lang.group, low=0, high=1)
         choice("--split", lang.split, tuple(SPLITS))
         choice("--summary", lang.summary, tuple(SUMMARIES))
-        for name in ("model", "model_path", "detector_path", "llm", "llm_path", "captions", "captioner"):
+        for name in ("model", "model_path", "detector_path", "llm", "llm_path", "captions", "captioner", "history"):
             value = getattr(self, name)
             if isinstance(value, os.PathLike):
                 setattr(self, name, os.fspath(value))  # a Path is as good as its string
@@ -92,7 +84,9 @@ class DetectConfig:
     @property
     def effective_smooth_s(self) -> float:
         """The smoothing window used: the one given, else the method's default."""
-        return self.smooth_s if self.smooth_s is not None else DEFAULT_SMOOTH_S.get(self.method, 4.0)
+        if self.smooth_s is not None:
+            return self.smooth_s
+        return METHODS[self.method].smooth_s if self.method in METHODS else 4.0
 
     @property
     def model_id(self) -> str:
@@ -102,6 +96,4 @@ class DetectConfig:
             from oddsight.detectors.persist import peek_encoder
 
             return peek_encoder(Path(self.detector_path))
-        if self.method not in DEFAULT_MODELS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(DEFAULT_MODELS)}")
-        return DEFAULT_MODELS[self.method]
+        return method_spec(self.method).default_model

@@ -8,13 +8,14 @@ Visual methods run in :class:`~oddsight.pipeline.VisualDetection`; the language 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache
 from oddsight.features.extract import Progress
-from oddsight.language.methods import LANGUAGE_METHODS
+from oddsight.methods.registry import LANGUAGE_METHODS
 from oddsight.models.base import ImageEncoder
 from oddsight.pipeline import VisualDetection
 from oddsight.result import DetectionResult
@@ -48,8 +49,24 @@ class Detection:
         if not isinstance(video, (str, os.PathLike)):
             raise InputError(f"a video is a path or URL, got {video!r}")
         if self.config.method in LANGUAGE_METHODS:
-            return self.language.run_video(video)
+            return self._watched(video) if self.config.live else self.language.run_video(video)
         return self.visual.run(video, on_progress)
+
+    def _watched(self, video: str | Path) -> DetectionResult:
+        """A language method live: the file watched as a camera is (its frames captioned as they come, each window
+        scored when it closes), recorded."""
+        from oddsight.live.engine import make_engine
+        from oddsight.live.monitor import Monitor
+        from oddsight.video.source import open_source
+
+        c = self.config
+        info = open_source(video, folder_fps=c.folder_fps).info
+        live = make_engine(c, warmup_s=c.warmup_s, camera="file", record=True)
+        monitor = Monitor(str(video), live, c.sampling.fps or 1.0)
+        monitor.run()
+        decoded = monitor.stream.stats.decoded
+        info = replace(info, frame_count=decoded, duration_s=decoded / info.fps)
+        return live.engine.result(info, live.model_id, params={"llm": c.llm or c.llm_path})
 
 
 def detect(video: str | Path, config: DetectConfig | None = None) -> DetectionResult:

@@ -13,12 +13,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError
-
-METHODS = ("novelty", "oneclass", "zeroshot", "lavad", "judge")
-LANGUAGE_DEFAULT_FPS = 1.0  # lavad / judge: one caption a second
+from oddsight.methods.registry import METHOD_NAMES as METHODS
+from oddsight.methods.registry import METHODS as SPECS
 
 # options that name a file or folder on the machine that runs the detection
-PATH_OPTIONS = ("model_path", "detector", "llm_path", "captions")
+PATH_OPTIONS = ("model_path", "detector", "llm_path", "captions", "history")
 
 # option name -> DetectConfig field, where the two differ or the option maps one to one
 _CONFIG_FIELDS = {
@@ -36,6 +35,9 @@ _CONFIG_FIELDS = {
     "llm_path": "llm_path",
     "captions": "captions",
     "captioner": "captioner",
+    "live": "live",
+    "warmup": "warmup_s",
+    "history": "history",
 }
 # option name -> LanguageParams field
 _LANGUAGE_FIELDS = {
@@ -84,6 +86,9 @@ class DetectOptions(BaseModel):
     chunk: float = 10.0
     group: float = 0.0
     no_reasons: bool = False
+    live: bool = False
+    warmup: float = 300.0
+    history: str | None = None
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> DetectOptions:
@@ -102,13 +107,13 @@ class DetectOptions(BaseModel):
 
         if self.method not in methods:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(methods)}")
-        fps = self.fps
-        if fps is None and self.method in ("lavad", "judge"):
-            fps = LANGUAGE_DEFAULT_FPS
+        if self.history is not None and not self.live:
+            raise ConfigError("--history is a camera's past: it goes with --live")
         if self.stride is not None:
             sampling = Sampling(fps=None, stride=self.stride, start_s=self.start, end_s=self.end)
         else:
-            sampling = Sampling(fps=fps if fps is not None else 2.0, start_s=self.start, end_s=self.end)
+            fps = self.fps if self.fps is not None else SPECS[self.method].fps if self.method in SPECS else 2.0
+            sampling = Sampling(fps=fps, start_s=self.start, end_s=self.end)
         return DetectConfig(
             method=self.method,
             sampling=sampling,

@@ -11,18 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from oddsight.config import DetectConfig
 from oddsight.detectors.base import Detector
 from oddsight.detectors.registry import make_detector
+from oddsight.engine import Engine
 from oddsight.errors import ConfigError, InputError, OutputError
 from oddsight.features.cache import FeatureCache, content_hash
 from oddsight.features.extract import Progress, extract_features
 from oddsight.features.types import Features
+from oddsight.methods.scorers import Scorer
 from oddsight.models.base import ImageEncoder
-from oddsight.result import DetectionResult, scores_to_events
-from oddsight.temporal.events import Event
+from oddsight.result import DetectionResult
 from oddsight.video.source import open_source
 
 
@@ -122,40 +121,51 @@ class VisualDetection:
         key = f"{self.model_id}-{get_spec(self.model_id).fingerprint}"
         return key if self.config.model_path is None else f"{key}-{Path(self.config.model_path).name}"
 
+    def scorer(self) -> Scorer:
+        """The method's scorer in the config's mode (``live``: the past only)."""
+        from oddsight.detectors.novelty import CELL_THRESHOLD, GLOBAL_THRESHOLD
+        from oddsight.methods.scorers import CausalNovelty, FrameScorer, WholeVideo
+        from oddsight.models.registry import cell_grid
+
+        mode = "live" if self.config.live else "offline"
+        detector = self.detector
+        if self.config.method != "novelty":
+            return FrameScorer(detector, mode)
+        grid = cell_grid(self.model_id)
+        default = getattr(detector, "threshold", None) or (CELL_THRESHOLD if grid else GLOBAL_THRESHOLD)
+        if mode == "offline":
+            return WholeVideo(detector, default)
+        if grid is None:
+            raise ConfigError(f"live novelty needs a cell encoder such as 'motion', not {self.model_id!r}")
+        return CausalNovelty(grid, default)
+
+    def engine(self, *, camera: str | None = None, record: bool = True) -> Engine:
+        """An engine for this method: its scorer, then the timeline (live: warm-up calibration from the config)."""
+        return Engine(self.config, self.scorer(), warmup_s=self.config.warmup_s, camera=camera, record=record)
+
+    def history(self) -> list[Features]:
+        """The features of the camera's normal footage (``config.history``, live only), oldest first by name."""
+        from oddsight.video.inputs import expand_inputs
+
+        if not self.config.history:
+            return []
+        return [self.features(video)[0] for video in expand_inputs([self.config.history])]
+
     def run(self, video: str | Path, on_progress: Progress | None = None) -> DetectionResult:
-        """Scores and events of one video; ``on_progress(done, expected)`` as frames are encoded."""
-        c = self.config
+        """Scores and events of one video: its features replayed through the engine; ``on_progress(done,
+        expected)`` as frames are encoded."""
         t0 = time.perf_counter()
-        detector = self.detector  # a bad detector file or option fails before any decoding
+        engine = self.engine()  # a bad detector file or option fails before any decoding
+        engine.prime(self.history())
         features, from_cache = self.features(video, on_progress)
         t1 = time.perf_counter()
-        raw = np.asarray(detector.score(features), dtype=np.float32)
-        if raw.shape != (len(features),) or not np.all(np.isfinite(raw)):
-            raise RuntimeError(f"detector {c.method} returned {raw.shape} scores with non-finite values")
-        smoothed, frame_scores, threshold, events = scores_to_events(
-            c,
-            raw,
-            features.indices,
-            features.timestamps,
-            features.n_frames,
-            features.info.fps,
-            self.detector.default_threshold(),
-        )
-        self._label_events(events, features)
+        engine.push(features)
+        engine.close(features.n_frames, fps=features.info.fps)
         warnings = list(features.warnings) + self._gap_warning(features) + self._device_warning()
         t2 = time.perf_counter()
-        return DetectionResult(
-            info=features.info,
-            method=c.method,
-            model_id=features.model_id,
-            sampling=c.sampling,
-            threshold=float(threshold),
-            sample_indices=features.indices,
-            sample_times=features.timestamps,
-            sample_scores=raw,
-            smoothed_scores=smoothed,
-            frame_scores=frame_scores,
-            events=events,
+        return engine.result(
+            features.info,
+            features.model_id,
             warnings=warnings,
             timings={"features_s": round(t1 - t0, 4), "scoring_s": round(t2 - t1, 4)},
             from_cache=from_cache,
@@ -178,18 +188,6 @@ class VisualDetection:
             f"{Path(features.info.source).name}: {span:.1f} s of samples, not more than novelty's {gap:g} s gap: "
             "no frame has another to differ from, so every score is 0"
         ]
-
-    def _label_events(self, events: list[Event], features: Features) -> None:
-        """Say what each event was, where the method can: the best anomaly prompt at its peak."""
-        from oddsight.detectors.zeroshot import ZeroShotDetector
-
-        if not events or not isinstance(self.detector, ZeroShotDetector):
-            return
-        labels = self.detector.top_prompt(features)
-        for event in events:
-            nearest = int(np.argmin(np.abs(features.indices - event.peak_frame)))
-            event.label = labels[nearest]
-            event.details["reason"] = f"frames most similar to the prompt '{labels[nearest]}'"
 
 
 def fit_oneclass(

@@ -1,4 +1,4 @@
-"""``DetectionResult`` (scores and events of one video) and the scores -> events tail every method shares."""
+"""``DetectionResult``: the scores and events of one video; :func:`events_at` re-thresholds its frame scores."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 
 from oddsight.config import DetectConfig
 from oddsight.temporal.events import Event, find_events
-from oddsight.temporal.scores import interpolate_to_frames, smooth
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import VideoInfo
 
@@ -34,25 +33,6 @@ class DetectionResult:
     from_cache: bool
     params: dict[str, Any] = field(default_factory=dict)
     sample_texts: list[str] | None = None  # language methods: the text each sample's score was given for
-
-
-def scores_to_events(
-    config: DetectConfig,
-    raw: np.ndarray,
-    indices: np.ndarray,
-    times: np.ndarray,
-    n_frames: int,
-    fps: float,
-    default_threshold: float,
-) -> tuple[np.ndarray, np.ndarray, float, list[Event]]:
-    """The tail every method shares: smooth the sampled scores over ``config.effective_smooth_s`` seconds,
-    interpolate them to all ``n_frames``, and threshold with hysteresis into events.
-    Returns (smoothed, frame_scores, threshold, events)."""
-    c = config
-    smoothed = smooth(raw, times, c.effective_smooth_s)
-    frame_scores = interpolate_to_frames(indices, smoothed, n_frames)
-    threshold = c.threshold if c.threshold is not None else default_threshold
-    return smoothed, frame_scores, float(threshold), events_at(config, frame_scores, fps, threshold)
 
 
 def events_at(config: DetectConfig, frame_scores: np.ndarray, fps: float, threshold: float) -> list[Event]:

@@ -17,7 +17,8 @@ import numpy as np
 
 from oddsight.errors import InputError
 from oddsight.language.captions import TextSegment
-from oddsight.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from oddsight.video.inputs import is_frame_folder
+from oddsight.video.source import VIDEO_SUFFIXES
 
 KINDS = ("ucf-crime", "xd-violence", "frame-labels", "frame-text", "segment-text", "csv")
 
@@ -132,10 +133,6 @@ def _strip_video_suffix(name: str) -> str:
 
 def _video_name(path: Path) -> str:
     return path.name if path.is_dir() else _strip_video_suffix(path.name)
-
-
-def _is_frame_folder(path: Path) -> bool:
-    return path.is_dir() and any(x.suffix.lower() in IMAGE_SUFFIXES for x in path.iterdir())
 
 
 def _need(path: Path, what: str) -> Path:
@@ -294,7 +291,7 @@ def read_csv_labels(root: Path, labels: Path | None = None, *, units: str = "fra
             raise InputError(f"{where}: frames are whole numbers, got {start:g}-{end:g} (use --csv-units seconds)")
         rows.setdefault(_strip_video_suffix(row["video"]), []).append((start, end))
     folder = root / "videos" if (root / "videos").is_dir() else root
-    sources = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES or _is_frame_folder(p))
+    sources = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES or is_frame_folder(p))
     unknown = set(rows) - {_video_name(p) for p in sources}
     if unknown:
         raise InputError(f"{labels}: no video for {sorted(unknown)[0]!r} under {folder}")

@@ -11,11 +11,13 @@ import numpy as np
 
 from oddsight.config import DetectConfig
 from oddsight.detection import Detection
+from oddsight.engine import Engine
 from oddsight.errors import ConfigError
 from oddsight.evaluate import metrics
 from oddsight.evaluate.datasets import LabeledVideo
-from oddsight.language.methods import LANGUAGE_METHODS
-from oddsight.result import DetectionResult, scores_to_events
+from oddsight.methods.registry import LANGUAGE_METHODS
+from oddsight.methods.scorers import Scored, Scorer
+from oddsight.result import DetectionResult
 from oddsight.temporal.events import Event
 from oddsight.validate import number
 from oddsight.video.sampling import Sampling
@@ -190,24 +192,9 @@ class _TextRunner:
         mids = np.array([(t.start + t.end) / 2 for t in video.texts])
         order = np.argsort(mids, kind="stable")
         mids, raw = mids[order], raw[order]
-        smoothed, frame_scores, threshold, events = scores_to_events(
-            c, raw, mids, mids / fps, video.n_frames, fps, self.scorer.default_threshold()
-        )
+        engine = Engine(c, Scorer(self.scorer.default_threshold()))
+        engine.push_scored(Scored(mids, mids / fps, np.asarray(raw, np.float32)), fps)
+        engine.close(video.n_frames, fps=fps)
         info = VideoInfo(video.name, "text", 0, 0, fps, video.n_frames, video.n_frames / fps)
-        return DetectionResult(
-            info=info,
-            method=c.method,
-            model_id=self.scorer.encoder.model_id,
-            sampling=Sampling(fps=None, stride=1),
-            threshold=threshold,
-            sample_indices=mids,
-            sample_times=mids / fps,
-            sample_scores=raw,
-            smoothed_scores=smoothed,
-            frame_scores=frame_scores,
-            events=events,
-            warnings=[],
-            timings={},
-            from_cache=False,
-            params=self.scorer.get_params(),
-        )
+        sampling = Sampling(fps=None, stride=1)
+        return engine.result(info, self.scorer.encoder.model_id, sampling=sampling, params=self.scorer.get_params())

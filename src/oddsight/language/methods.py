@@ -24,24 +24,9 @@ from oddsight.llm import prompts
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
 from oddsight.llm.scoring import LLMScorer, split_units
+from oddsight.methods.params import SUMMARIES, LanguageParams
+from oddsight.methods.registry import LANGUAGE_METHODS
 from oddsight.models.base import TextEncoder, l2_normalize
-
-LANGUAGE_METHODS = ("lavad", "judge")
-SUMMARIES = ("join", "llm")
-
-
-@dataclass
-class LanguageParams:
-    split: str = "sentences"  # how captions are cut into scored units: clauses | sentences | none
-    context: str | None = None  # what the camera watches and what is normal there (goes into the prompt)
-    summary: str = "join"  # "join": distinct captions in order; "llm": an LLM-written summary (slow)
-    window_s: float = 10.0  # lavad window length
-    stride_s: float = 1.0  # lavad window spacing
-    refine_k: int = 10  # lavad: windows each score is refined over (1 = no refinement)
-    refine_temperature: float = 0.1
-    chunk_s: float = 10.0  # judge chunk length
-    reason_threshold: float = 0.5  # judge: chunks scoring at least this get a written reason
-    group: float = 0.0  # ask once per group of units at least this cosine-similar (0 = every distinct unit)
 
 
 @dataclass

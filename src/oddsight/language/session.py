@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from oddsight.config import DetectConfig
+from oddsight.engine import Engine
 from oddsight.errors import ConfigError, InputError
 from oddsight.extras import EXTRAS, require_extra
 from oddsight.language.captions import TextSegment, read_captions
 from oddsight.language.methods import LanguageScorer, TextScores
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
-from oddsight.result import DetectionResult, scores_to_events
+from oddsight.methods.scorers import Scored, Scorer
+from oddsight.result import DetectionResult
 from oddsight.temporal.events import Event
 from oddsight.video.source import VideoInfo
 
@@ -150,30 +152,21 @@ class LanguageSession:
         c = self.config
         t0 = time.perf_counter()
         scored = self.scorer.run(c.method, segments, info.fps, n_frames, reasons=c.reasons)
+        engine = Engine(c, Scorer(DEFAULT_THRESHOLD))
         times = scored.indices / info.fps
-        smoothed, frame_scores, threshold, events = scores_to_events(
-            c, scored.scores, scored.indices, times, n_frames, info.fps, DEFAULT_THRESHOLD
-        )
-        self._explain(events, scored)
+        engine.push_scored(Scored(scored.indices, times, scored.scores), info.fps)
+        engine.close(n_frames, fps=info.fps)
+        self._explain(engine.events, scored)
         warnings = list(warnings or [])
         if scored.unscored:
             warnings.append(f"{scored.unscored} window(s) got no readable verdict from the LLM; filled with the mean")
         self.cache.flush()
-        return DetectionResult(
-            info=info,
-            method=c.method,
-            model_id=self.llm.model_id,
+        return engine.result(
+            info,
+            self.llm.model_id,
             sampling=c.sampling if not c.captions else Sampling(fps=None, stride=1),
-            threshold=threshold,
-            sample_indices=scored.indices,
-            sample_times=times,
-            sample_scores=scored.scores,
-            smoothed_scores=smoothed,
-            frame_scores=frame_scores,
-            events=events,
             warnings=warnings,
             timings={"scoring_s": round(time.perf_counter() - t0, 4)},
-            from_cache=False,
             params=self.scorer.get_params(),
             sample_texts=scored.texts,
         )
@@ -186,7 +179,7 @@ class LanguageSession:
             event.details["summary"] = scored.texts[i]
             event.details["llm_score"] = round(float(scored.raw_scores[i]), 4)
             if self.config.reasons:
-                event.details["reason"] = scored.reasons.get(i) or self.scorer.reason(scored.texts[i])
+                event.reason = scored.reasons.get(i) or self.scorer.reason(scored.texts[i])
 
     def close(self) -> None:
         self.cache.close()

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oddsight.errors import ConfigError
-from oddsight.live.events import Message
 from oddsight.redact import redact_urls
+from oddsight.temporal.events import Message
 
 log = logging.getLogger("oddsight.live")
 SIGNATURE_HEADER = "X-Oddsight-Signature"  # "sha256=" + hex HMAC-SHA256 of the raw body with the secret

@@ -16,19 +16,24 @@ from typing import Any
 import numpy as np
 
 from oddsight.config import DetectConfig
+from oddsight.features.types import Features
 from oddsight.language.methods import LanguageScorer, refine
-from oddsight.live.normal import Calm, NormalMemory
+from oddsight.methods.normal import Calm, NormalMemory
+from oddsight.methods.scorers import Scored, Scorer
+from oddsight.temporal.events import Message
 
 Sample = tuple[int, float, float, str | None, float]  # (frame, t, score, label, the end of its window)
 PAST_WINDOWS = 3600  # windows kept (an hour of lavad's): a camera runs for months, each window costs a dot product
 
 
-class WindowedLanguage:
+class WindowedLanguage(Scorer):
     """Both the engine's encoder (frames -> captions -> caption vectors) and its scorer (windows -> scores)."""
 
     needs_previous = False
+    mode = "live"
 
-    def __init__(self, config: DetectConfig, captioner: Any, scorer: LanguageScorer) -> None:
+    def __init__(self, config: DetectConfig, captioner: Any, scorer: LanguageScorer, default_threshold: float) -> None:
+        super().__init__(default_threshold)
         p = config.language
         self.method, self.captioner, self.scorer, self.reasons = config.method, captioner, scorer, config.reasons
         self.window_s, self.stride_s = (p.chunk_s, p.chunk_s) if config.method == "judge" else (p.window_s, p.stride_s)
@@ -45,6 +50,8 @@ class WindowedLanguage:
         self.normal = NormalMemory()
         self.calm = Calm()
         self.windows: deque[dict[str, Any]] = deque(maxlen=PAST_WINDOWS)  # start_s, end_s, text, score of each
+        self._readable = (0.0, 0)  # the sum and count of the readable windows' raw scores (an unreadable one's)
+        self._labels: deque[tuple[int, str | None]] = deque(maxlen=PAST_WINDOWS)  # (frame, its window's top unit)
 
     # --- the encoder's side ---------------------------------------------------------------------------------
 
@@ -58,6 +65,40 @@ class WindowedLanguage:
         return np.asarray(self.scorer.encoder.encode_text(captions), np.float32)
 
     # --- the scorer's side ----------------------------------------------------------------------------------
+
+    def update(self, features: Features) -> Scored:
+        """The frames whose window closed with these frames, oldest first, each at its window's end."""
+        samples: list[Sample] = []
+        for frame, t, embedding in zip(features.indices, features.timestamps, features.embeddings, strict=True):
+            samples += self.samples(int(frame), float(t), np.asarray(embedding))
+        return self._scored(samples)
+
+    def flush(self) -> Scored:
+        """The open window scored as it is (the stream ended), as a file's last, shorter chunk is."""
+        if self._next_end is None or not self._captions:
+            return self._scored([])
+        out = self._close(self._next_end)
+        self._captions.clear()
+        return self._scored(out)
+
+    def _scored(self, samples: list[Sample]) -> Scored:
+        self._labels.extend((s[0], s[3]) for s in samples)
+        return Scored(
+            np.array([s[0] for s in samples], np.int64),
+            np.array([s[1] for s in samples], np.float64),
+            np.array([s[2] for s in samples], np.float32),
+            np.array([s[4] for s in samples], np.float64),
+        )
+
+    def label(self, frame: int) -> str | None:
+        return next((label for f, label in reversed(self._labels) if f <= frame), None)
+
+    def explain(self, message: Message) -> None:
+        """The window's top unit as the label; the LLM's reason once the event is reported."""
+        ev = message.event
+        ev.label = self.label(ev.peak_frame) or ev.label
+        if message.type == "new" and ev.reason is None:
+            ev.reason = self.reason()
 
     def samples(self, frame: int, t: float, embedding: np.ndarray) -> list[Sample]:
         """Every frame whose window closed with this frame, oldest first."""
@@ -81,7 +122,11 @@ class WindowedLanguage:
         text = self.scorer.window_text([c[2] for c in inside])
         self.last_text = text
         raw, top = self.scorer.score_text(text)
-        raw = self.calm.cap(0.0) if raw is None else raw  # no readable verdict: as calm as usual
+        total, count = self._readable
+        if raw is None:  # no readable verdict: the mean of the readable windows so far, as a file fills with the mean
+            raw = total / count if count else 0.0
+        else:
+            self._readable = (total + raw, count + 1)
         score = raw
         vector = self.scorer.text_vector(text)
         if self.method == "lavad" and vector is not None and self.refine_k > 1:
@@ -90,22 +135,13 @@ class WindowedLanguage:
             bank = np.stack([v for v, _ in self._past])
             raws = np.array([r for _, r in self._past])
             score = float(refine((bank @ vector)[None, :], raws, self.refine_k, self.temperature)[0])
+        self.calm.add(score)
         if self.normal.matches(np.mean([c[3] for c in inside], axis=0)):  # the captions of a false alarm again
             score = self.calm.cap(score)
-        else:
-            self.calm.add(score)
         self.windows.append({"start_s": max(start, self._start), "end_s": end, "text": text, "score": score})
         label = top or None
         last_stride = [c for c in inside if c[1] >= end - self.stride_s]
         return [(c[0], c[1], score, label, end) for c in last_stride]
-
-    def flush(self) -> list[Sample]:
-        """The open window scored as it is (the stream ended), as a file's last, shorter chunk is."""
-        if self._next_end is None or not self._captions:
-            return []
-        out = self._close(self._next_end)
-        self._captions.clear()
-        return out
 
     def reason(self) -> str | None:
         """The LLM's reason for the window that closed last (asked once an event is reported)."""

@@ -23,10 +23,11 @@ import numpy as np
 
 from oddsight.live.alerts import Sink, body
 from oddsight.live.clips import write_clip, write_snapshot
-from oddsight.live.engine import Engine
-from oddsight.live.events import LiveEvent, Message
+from oddsight.live.engine import LiveEngine
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.redact import redact_urls
+from oddsight.temporal.events import Event, Message
+from oddsight.video.source import to_rgb
 
 log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
@@ -54,7 +55,7 @@ class Monitor:
     """Watch ``url`` with ``engine``; messages go to ``sinks`` and ``on_message`` (e.g. ``watch --json``)."""
 
     url: str
-    engine: Engine
+    engine: LiveEngine
     fps: float = 2.0
     realtime: bool = False
     out: Path | None = None  # clips, snapshots and the JSONL log, under out/<camera>/
@@ -130,7 +131,7 @@ class Monitor:
                     break
         finally:
             self.stream.stop()
-            for message in self.engine.close(note="the stream ended"):
+            for message in self.engine.close("the stream ended", self.stream.stats.decoded):
                 self._emit(message, final=True)
             for pending in self._pending:
                 self._finish(pending.message)
@@ -152,7 +153,7 @@ class Monitor:
             self._recent.popleft()
         if time.monotonic() - self._normal_checked > FEEDBACK_POLL_S:
             self._load_feedback()
-        update = self.engine.push(frame.index, frame.t, embedding)
+        update = self.engine.push(frame.index, frame.t, embedding, frame.fps)
         t3 = time.perf_counter()
         for key, seconds in (("resize", t1 - t0), ("encode", t2 - t1), ("score", t3 - t2)):
             self.timings[key] = self.timings.get(key, 0.0) + seconds
@@ -163,13 +164,13 @@ class Monitor:
         for message in update.messages:
             self._keep_peak(message.event)
             self._emit(message)
-        if self.engine.tracker.event is not None:
-            self._keep_peak(self.engine.tracker.event)
+        if self.engine.open_event is not None:
+            self._keep_peak(self.engine.open_event)
         for pending in [p for p in self._pending if frame.t >= p.ready_at]:
             self._pending.remove(pending)
             self._finish(pending.message)
 
-    def _keep_peak(self, ev: LiveEvent) -> None:
+    def _keep_peak(self, ev: Event) -> None:
         """Hold the picture of ``ev``'s peak frame (for its snapshot) while it is among the recent ones."""
         for index, picture in self._pictures:
             if index == ev.peak_frame:
@@ -178,9 +179,9 @@ class Monitor:
 
     def _images(self, frame: LiveFrame) -> np.ndarray:
         w, h = self.engine.encoder.input_size
-        current = frame.frame.to_ndarray(width=w, height=h, format="rgb24")
+        current = to_rgb(frame.frame, (w, h))
         if getattr(self.engine.encoder, "needs_previous", False):
-            previous = frame.previous.to_ndarray(width=w, height=h, format="rgb24")
+            previous = to_rgb(frame.previous, (w, h))
             return np.stack([np.stack([previous, current])])
         return current[None]
 
@@ -220,7 +221,7 @@ class Monitor:
         except ValueError as exc:  # frames kept under another method or encoder
             log.warning("%s: false-alarm feedback not applied (given under another method: %s)", self.camera, exc)
 
-    def _save_embeddings(self, ev: LiveEvent) -> None:
+    def _save_embeddings(self, ev: Event) -> None:
         from oddsight.live.feedback import save_event_embeddings
 
         rows = [(t, e) for t, e in self._recent if ev.start_s - 1.0 <= t <= ev.end_s]
@@ -228,7 +229,7 @@ class Monitor:
             return
         save_event_embeddings(self.folder, ev.id, np.stack([e for _, e in rows]), np.array([t for t, _ in rows]))
 
-    def _snapshot(self, ev: LiveEvent) -> None:
+    def _snapshot(self, ev: Event) -> None:
         frame = self._peak_frame.get(ev.id)
         if self.folder is None or frame is None:
             return
@@ -253,8 +254,6 @@ class Monitor:
 
     def _send(self, message: Message) -> None:
         payload = body(message, self.camera or "camera")
-        if message.event.extra.get("note"):
-            payload["event"]["note"] = message.event.extra["note"]
         self._append(payload)
         self.messages.append(payload)
         if self.on_message is not None:
@@ -293,5 +292,5 @@ class Monitor:
             "url": redact_urls(self.url),
             "calibration": self.engine.calibration.to_dict(),
             "stream": self.stream.stats.to_dict(),
-            "open_event": self.engine.tracker.event.to_dict() if self.engine.tracker.event else None,
+            "open_event": self.engine.open_event.to_dict() if self.engine.open_event else None,
         }

@@ -19,6 +19,7 @@ from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
 from oddsight.redact import redact_urls
+from oddsight.video.sampling import Sampling
 from oddsight.video.source import is_stream_url
 
 log = logging.getLogger("oddsight.live")
@@ -31,8 +32,9 @@ class LiveFrame:
     index: int  # decoded frames since the monitor started (across reconnects)
     t: float  # seconds of the stream's own clock since it started (continued across reconnects)
     frame: Any  # av.VideoFrame
-    previous: Any  # av.VideoFrame decoded just before (the frame itself for the very first)
+    previous: Any  # av.VideoFrame decoded just before (for the very first, the one after it, as from a file)
     wall: float  # time.time() when it was decoded
+    fps: float = 25.0  # the stream's frame rate
 
 
 @dataclass
@@ -185,10 +187,13 @@ class LiveStream:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else 25.0
         self.template = {"stream": stream, "time_base": tb}
         first_pts: int | None = None
-        next_sample = base_t
+        selector = Sampling(fps=self.fps).selector()  # the same sampling as a file's
         previous = None
+        waiting: LiveFrame | None = None  # the very first sampled frame waits for the frame after it
         last_t: float | None = None
         wall0 = time.monotonic()
         # MJPEG over HTTP carries no timestamps (FFmpeg numbers its frames at 25 fps): its clock is the wall's
@@ -197,12 +202,11 @@ class LiveStream:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
-            if packet.size == 0:
-                continue
-            pts = packet.pts if packet.pts is not None else packet.dts
-            origin = first_pts if first_pts is not None else pts
-            t_packet = base_t + float((pts - origin) * tb) if pts is not None else (last_t or base_t)
-            self._keep(packet, t_packet)
+            if packet.size:  # an empty packet ends the stream: it flushes the decoder's last frames
+                pts = packet.pts if packet.pts is not None else packet.dts
+                origin = first_pts if first_pts is not None else pts
+                t_packet = base_t + float((pts - origin) * tb) if pts is not None else (last_t or base_t)
+                self._keep(packet, t_packet)
             for frame in packet.decode():
                 if frame.pts is not None and first_pts is None:
                     first_pts = frame.pts  # the first frame shown is time 0 (B-frames make packet order differ)
@@ -221,14 +225,22 @@ class LiveStream:
                 self.stats.decode_s += time.thread_time() - tick  # CPU only: waiting for the network is not counted
                 if self.live:
                     self.stats.behind_s = max(0.0, (time.monotonic() - wall0) - (t - base_t))
-                if t + 1e-9 >= next_sample:
-                    next_sample = max(next_sample + 1.0 / self.fps, t + 0.5 / self.fps)
-                    self._offer(
-                        LiveFrame(index - 1, t, frame, previous if previous is not None else frame, time.time())
-                    )
+                if waiting is not None:
+                    waiting.previous, waiting.wall = frame, time.time()
+                    self._offer(waiting)
+                    waiting = None
+                if selector.keep(index - 1, t):
+                    sampled = LiveFrame(index - 1, t, frame, previous, time.time(), fps)
+                    if previous is None:
+                        waiting = sampled
+                    else:
+                        self._offer(sampled)
                 previous = frame
                 last_t = t
                 tick = time.thread_time()
+        if waiting is not None:  # a one-frame stream: the frame is its own partner
+            waiting.previous = waiting.frame
+            self._offer(waiting)
         return index, last_t
 
     def _keep(self, packet, t: float) -> None:

@@ -21,8 +21,8 @@ from oddsight.llm import prompts
 from oddsight.llm.base import LLM
 from oddsight.llm.cache import AnswerCache, answer_key
 from oddsight.llm.parse import parse_verdict
+from oddsight.methods.params import SPLITS
 
-SPLITS = ("clauses", "sentences", "none")
 MAX_UNIT_CHARS = 4000
 _ORDINAL = re.compile(
     r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"

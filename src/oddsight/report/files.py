@@ -77,7 +77,7 @@ def write_events_csv(result: DetectionResult, path: Path) -> Path:
             row.update(
                 video=result.info.source,
                 event=i,
-                reason=e.details.get("reason", ""),
+                reason=e.reason or "",
                 summary=e.details.get("summary", ""),
                 label=e.label or "",
             )

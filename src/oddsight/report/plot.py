@@ -45,7 +45,7 @@ def plot_scores(
         ax.axvspan(a / fps, (b + 1) / fps, color="tab:green", alpha=0.18, label="ground truth")
     for i, e in enumerate(result.events):
         ax.axvspan(e.start_s, e.end_s, color="tab:red", alpha=0.22, label="event" if i == 0 else None)
-        note = _event_note(e.label, e.details.get("reason"))
+        note = _event_note(e.label, e.reason)
         if note:
             ax.annotate(note, (e.peak_s, e.peak_score), fontsize=7, ha="center", va="bottom", wrap=True)
     ax.plot(result.sample_times, result.sample_scores, ".", ms=2.5, color="0.6", label="sampled score")

@@ -186,7 +186,8 @@ def register_video(request: Request, body: RegisterBody, response: Response) -> 
 
 @router.get("/media", summary="Videos and frame folders under the --media roots, to register")
 def list_media(request: Request) -> list[dict]:
-    from oddsight.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from oddsight.video.inputs import is_frame_folder
+    from oddsight.video.source import VIDEO_SUFFIXES
 
     out: list[dict] = []
     registered = {v["path"]: v["id"] for v in _store(request).videos()}
@@ -195,7 +196,7 @@ def list_media(request: Request) -> list[dict]:
             if len(out) >= 2000:
                 return out
             is_video = path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-            is_frames = path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+            is_frames = is_frame_folder(path)
             if is_video or is_frames:
                 real = str(path.resolve())
                 out.append(

@@ -107,8 +107,8 @@ class Runner:
         self.store.add_result(document, options.changed(), video["id"], job_id=job["id"])
 
     def _fit(self, job: dict) -> None:
-        from oddsight.config import DEFAULT_MODELS
         from oddsight.detectors.persist import save_detector
+        from oddsight.methods.registry import METHODS
         from oddsight.options import DetectOptions
         from oddsight.pipeline import fit_oneclass
 
@@ -119,7 +119,7 @@ class Runner:
         name = opts.pop("name", None) or "detector"
         kind = opts.pop("kind", None)
         fit_params = {k: opts.pop(k) for k in ("nu", "k") if k in opts}
-        opts["model"] = opts.get("model") or DEFAULT_MODELS["oneclass"]
+        opts["model"] = opts.get("model") or METHODS["oneclass"].default_model
         config = DetectOptions.parse(opts).to_config(progress=False)
         progress = _Progress(self.store, job["id"], parts=len(videos))
         part = itertools.count()  # fit_oneclass announces each video before encoding it

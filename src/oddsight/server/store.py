@@ -354,7 +354,7 @@ class Store:
                         "idx": i,
                         **{k: e[k] for k in EVENT_FIELDS[4:12]},
                         "label": e.get("label"),
-                        "reason": (e.get("details") or {}).get("reason"),
+                        "reason": e.get("reason"),
                         "created_at": now,
                     },
                 )

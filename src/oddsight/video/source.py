@@ -401,16 +401,16 @@ class _Pairs:
     def step(self, index: int, t: float, frame, keep: bool) -> list[DecodedFrame]:
         out = []
         if self.pending is not None:
-            out.append(replace(self.pending, previous=_to_rgb(frame, self.size)))
+            out.append(replace(self.pending, previous=to_rgb(frame, self.size)))
             self.pending = None
         if keep:
-            image = _to_rgb(frame, self.size)
+            image = to_rgb(frame, self.size)
             if not self.enabled:
                 out.append(DecodedFrame(index, t, image))
             elif self.last is None:
                 self.pending = DecodedFrame(index, t, image)
             else:
-                out.append(DecodedFrame(index, t, image, _to_rgb(self.last, self.size)))
+                out.append(DecodedFrame(index, t, image, to_rgb(self.last, self.size)))
         self.last = frame if self.enabled else None
         return out
 
@@ -444,7 +444,8 @@ def _read_image(file: Path, size: tuple[int, int] | None) -> np.ndarray:
         return np.asarray(im)
 
 
-def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+def to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    """A decoded frame as RGB, resized with area averaging: the one conversion of every source and stream."""
     if size is None:
         return frame.to_ndarray(format="rgb24")
     return frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")

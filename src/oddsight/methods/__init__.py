@@ -1,0 +1,1 @@
+"""Methods: one record each (:mod:`oddsight.methods.registry`) and their incremental scorers."""

@@ -1,0 +1,250 @@
+"""The visual methods' incremental scorers: features of sampled frames in (:meth:`Scorer.update`, a batch of any
+size: a whole cached video or one live frame), one raw score per sample out, as soon as the mode allows.
+
+The mode is the one documented difference between a file and a camera:
+
+- ``offline`` (a file, the whole video known): ``novelty`` compares each frame with up to 256 frames spread over
+  the *whole* video, in units of the video's own feature spread, so its scores come at :meth:`Scorer.flush`.
+- ``live`` (a camera, the past only): ``novelty`` compares each frame with a seeded reservoir of the camera's past
+  (frames more than ``gap_s`` earlier) in units of the running spread, at once.
+
+``oneclass`` and ``zeroshot`` score each frame alone, the same in both modes. Everything around the scorer
+(decode, resize, frame pairing, features, smoothing, events) is shared code.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from oddsight.detectors.base import Detector
+from oddsight.detectors.cells import as_cells, cell_distances, top_mean
+from oddsight.errors import ConfigError
+from oddsight.features.types import Features
+from oddsight.methods.normal import Calm, NormalMemory
+from oddsight.temporal.events import Message
+
+MODES = ("offline", "live")
+LABELS_KEPT = 1200  # live: the latest samples whose label can still be asked for (10 minutes at 2 fps)
+
+
+@dataclass
+class Scored:
+    """Raw scores of samples, in time order; ``at`` is the time each was scored at (a window's end for the
+    windowed language scorers, else the sample's own time)."""
+
+    frames: np.ndarray
+    times: np.ndarray
+    scores: np.ndarray
+    at: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def rows(self):
+        at = self.times if self.at is None else self.at
+        return zip(self.frames.tolist(), self.times.tolist(), self.scores.tolist(), at.tolist(), strict=True)
+
+
+EMPTY = Scored(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32))
+
+
+class Scorer:
+    """A method's scorer in one mode; feedback (false alarms) is a live concern, accepted by every scorer."""
+
+    mode: str = "offline"
+
+    def __init__(self, default_threshold: float = 1.0) -> None:
+        self.default_threshold = default_threshold
+
+    def update(self, features: Features) -> Scored:
+        raise NotImplementedError
+
+    def flush(self) -> Scored:
+        """What is still held back (the scores ended)."""
+        return EMPTY
+
+    def label(self, frame: int) -> str | None:
+        """What the sample nearest ``frame`` shows, when the method can say (zeroshot's best prompt)."""
+        return None
+
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        """Frames a person said were normal here (false alarms); None forgets them."""
+
+    def explain(self, message: Message) -> None:
+        """Fill in what the event was, as the scorer knows it, when a message about it goes out."""
+        ev = message.event
+        ev.label = self.label(ev.peak_frame) or ev.label
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def _scored(features: Features, scores: np.ndarray) -> Scored:
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.shape != (len(features),) or not np.all(np.isfinite(scores)):
+        raise ConfigError(f"the detector returned {scores.shape} scores with non-finite values for {len(features)}")
+    return Scored(np.asarray(features.indices, np.int64), np.asarray(features.timestamps, np.float64), scores)
+
+
+class WholeVideo(Scorer):
+    """Offline novelty: the samples are held until the scores end, then scored against the whole video."""
+
+    def __init__(self, detector: Detector, default_threshold: float) -> None:
+        super().__init__(default_threshold)
+        self.detector = detector
+        self._parts: list[Features] = []
+
+    def update(self, features: Features) -> Scored:
+        self._parts.append(features)
+        return EMPTY
+
+    def flush(self) -> Scored:
+        if not self._parts:
+            return EMPTY
+        first = self._parts[0]
+        whole = first if len(self._parts) == 1 else _concat(self._parts)
+        self._parts = []
+        return _scored(whole, self.detector.score(whole))
+
+
+def _concat(parts: list[Features]) -> Features:
+    from dataclasses import replace
+
+    return replace(
+        parts[0],
+        embeddings=np.concatenate([p.embeddings for p in parts]),
+        indices=np.concatenate([p.indices for p in parts]),
+        timestamps=np.concatenate([p.timestamps for p in parts]),
+    )
+
+
+class CausalNovelty(Scorer):
+    """Live novelty on cell features: each cell's distance to the nearest same-or-neighbouring cell of up to
+    ``memory`` past frames older than ``gap_s``, in units of the features' running spread. Until ``min_memory``
+    past frames are held, every score is 0."""
+
+    mode = "live"
+
+    def __init__(
+        self,
+        grid: int,
+        default_threshold: float,
+        gap_s: float = 2.0,
+        memory: int = 256,
+        min_memory: int = 32,
+        seed: int = 0,
+    ) -> None:
+        self.grid, self.gap_s, self.memory, self.min_memory = grid, gap_s, memory, min_memory
+        self.default_threshold = default_threshold
+        self._rng = np.random.default_rng(seed)
+        self._bank: np.ndarray | None = None  # (memory, cells, d) raw features
+        self._size = 0
+        self._seen = 0  # frames offered to the memory so far (reservoir sampling)
+        self._pending: deque[tuple[float, np.ndarray]] = deque()  # frames not yet gap_s old
+        self._sum: np.ndarray | None = None
+        self._sq: np.ndarray | None = None
+        self._count = 0
+        self._normal: np.ndarray | None = None
+
+    def update(self, features: Features) -> Scored:
+        scores = [
+            self.score(np.asarray(e), float(t)) for e, t in zip(features.embeddings, features.timestamps, strict=True)
+        ]
+        return _scored(features, np.asarray(scores))
+
+    def score(self, embedding: np.ndarray, t: float) -> float:
+        cells = as_cells(embedding[None, :], self.grid)[0]  # (C, d)
+        flat = cells.astype(np.float64)
+        if self._sum is None:
+            self._sum, self._sq = np.zeros(cells.shape[1]), np.zeros(cells.shape[1])
+            self._bank = np.zeros((self.memory, *cells.shape), dtype=np.float32)
+        self._sum += flat.sum(axis=0)
+        self._sq += (flat**2).sum(axis=0)
+        self._count += len(flat)
+        while self._pending and t - self._pending[0][0] > self.gap_s:
+            self._remember(self._pending.popleft()[1])
+        self._pending.append((t, cells))
+        if self._size < min(self.min_memory, self.memory):
+            return 0.0  # too little past to tell new from normal yet (a camera's first seconds)
+        scale = self._scale()
+        bank = self._bank[: self._size]
+        if self._normal is not None:
+            bank = np.concatenate([bank, self._normal])
+        return float(top_mean(cell_distances((cells / scale)[None], bank / scale, self.grid))[0])
+
+    def settle(self) -> None:
+        """Everything seen so far is past (a camera's history was fed in before its stream): all of it may be
+        remembered now."""
+        while self._pending:
+            self._remember(self._pending.popleft()[1])
+
+    def _scale(self) -> np.ndarray:
+        mean = self._sum / max(self._count, 1)
+        spread = np.sqrt(np.maximum(self._sq / max(self._count, 1) - mean**2, 0.0))
+        return np.where(spread > 1e-6, spread, 1.0).astype(np.float32)
+
+    def _remember(self, cells: np.ndarray) -> None:
+        self._seen += 1
+        if self._size < self.memory:
+            slot = self._size
+            self._size += 1
+        else:
+            slot = int(self._rng.integers(0, self._seen))
+            if slot >= self.memory:
+                return
+        self._bank[slot] = cells
+
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        """False alarms' frames: compared with always, never evicted."""
+        self._normal = None if embeddings is None or len(embeddings) == 0 else as_cells(embeddings, self.grid)
+
+
+class FrameScorer(Scorer):
+    """``oneclass`` and ``zeroshot``: each frame scored alone by the detector (any batch size, both modes). A frame
+    that matches the camera's false alarms (:class:`NormalMemory`) scores no higher than its typical score."""
+
+    def __init__(self, detector: Detector, mode: str) -> None:
+        self.detector, self.mode = detector, check_mode(mode)
+        self.default_threshold = detector.default_threshold()
+        self.normal = NormalMemory()
+        self.calm = Calm()
+        self._labels = getattr(detector, "top_prompt", None)
+        # what a label is read from: the samples' features (offline all of them, live the latest)
+        self._kept: deque[tuple[int, Features]] = deque(maxlen=None if self.mode == "offline" else LABELS_KEPT)
+
+    def update(self, features: Features) -> Scored:
+        raw = np.asarray(self.detector.score(features), dtype=np.float32)
+        for i, embedding in enumerate(features.embeddings):
+            self.calm.add(float(raw[i]))  # every frame counts in the typical score (a calm view may match too)
+            if self.normal.bank is not None and self.normal.matches(embedding):
+                raw[i] = self.calm.cap(float(raw[i]))  # that scene again: as calm as usual
+        if self._labels is not None:
+            self._kept.extend((int(f), features[i : i + 1]) for i, f in enumerate(features.indices))
+        return _scored(features, raw)
+
+    def label(self, frame: int) -> str | None:
+        if self._labels is None or not self._kept:
+            return None
+        nearest = min(self._kept, key=lambda kept: abs(kept[0] - frame))[1]
+        return self._labels(nearest)[0]
+
+    def set_normal(self, embeddings: np.ndarray | None) -> None:
+        self.normal.set(embeddings)
+
+    def explain(self, message: Message) -> None:
+        if self._labels is not None:
+            explain_prompt(self, message)
+
+
+def explain_prompt(scorer: Scorer, message: Message) -> None:
+    """zeroshot: the best-matching anomaly prompt at the peak, as label and reason."""
+    ev = message.event
+    label = scorer.label(ev.peak_frame)
+    if label:
+        ev.label, ev.reason = label, f"frames most similar to the prompt '{label}'"
