@@ -5,6 +5,8 @@ An "attacker's host" is a real HTTP listener on 127.0.0.1 that records every req
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -400,3 +402,31 @@ def test_camera_sources_outside_the_documented_schemes_are_refused(api, url):
         or "/dev/videoN" in detail
     )
     assert api.get("/cameras").json() == []
+
+
+# --- 8. CSV exports open safely in a spreadsheet -----------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("note", FORMULAS)
+def test_exported_csv_cells_never_start_a_formula(api, media, note):
+    index = FORMULAS.index(note)
+    folder = media / f"formula-{index}"
+    folder.mkdir()
+    document = {**_result_document(str(media / "clip.mp4")), "threshold": 1.0 + index}  # not a duplicate
+    (folder / "r.json").write_text(json.dumps(document))
+    result_id = api.post("/imports", json={"path": folder.name}).json()["result_ids"][0]
+    event = api.get("/events", params={"result_id": result_id}).json()[0]
+    assert api.patch(f"/events/{event['id']}", json={"note": note}).status_code == 200
+    text = api.get("/events", params={"result_id": result_id, "format": "csv"}).text
+    row = next(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["note"] == "'" + note and row["peak_score"] == "2.0"
+
+
+def test_the_cli_events_csv_uses_the_same_guard(tmp_path):
+    from oddsight.report.files import EVENT_COLUMNS, csv_row
+
+    row = csv_row({"video": "=cmd|' /C calc'!A0", "event": 1, "peak_score": -1.5, "label": "ok"}, EVENT_COLUMNS)
+    assert row["video"] == "'=cmd|' /C calc'!A0" and row["peak_score"] == -1.5 and row["label"] == "ok"
+    assert row["reason"] == ""

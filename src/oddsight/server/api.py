@@ -508,9 +508,12 @@ async def list_events(
     )
     if format == "csv":
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(Event.model_fields))
+        from oddsight.report.files import csv_row
+
+        columns = list(Event.model_fields)
+        writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(row, columns) for row in rows)
         return Response(
             buf.getvalue(),
             media_type="text/csv",
