@@ -430,3 +430,62 @@ def test_the_cli_events_csv_uses_the_same_guard(tmp_path):
     row = csv_row({"video": "=cmd|' /C calc'!A0", "event": 1, "peak_score": -1.5, "label": "ok"}, EVENT_COLUMNS)
     assert row["video"] == "'=cmd|' /C calc'!A0" and row["peak_score"] == -1.5 and row["label"] == "ok"
     assert row["reason"] == ""
+
+
+# --- 6. resource bounds and strict input ---------------------------------------------------------------------
+
+
+def test_an_upload_with_huge_frames_is_refused_before_decoding(api, server, tmp_path):
+    wide = make_video(tmp_path / "wide.mp4", n_frames=2, fps=10, size=(8200, 16), codec="libx264")
+    uploads = sorted((server.data / "uploads").iterdir())
+    with open(wide, "rb") as f:
+        reply = api.post("/videos", files={"file": ("wide.mp4", f, "video/mp4")})
+    assert reply.status_code == 400 and "8200x16" in reply.json()["detail"], reply.text
+    assert "8192" in reply.json()["detail"]
+    assert sorted((server.data / "uploads").iterdir()) == uploads  # no orphan file
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("/cameras", {"url": "rtsp://127.0.0.1:9/c", "alerts": ["webhook:http://127.0.0.1:9/h"] * 17}, "at most 16"),
+        ("/cameras", {"url": "rtsp://127.0.0.1:9/c", "realtime": "no"}, "realtime must be true or false"),
+        ("/cameras", {"url": "rtsp://127.0.0.1:9/c", "realtime": 1}, "realtime must be true or false"),
+        ("/detectors", {"video_ids": ["x"] * 1001}, "video_ids"),
+        ("/detectors", {"video_ids": ["VID"], "model": "no-such-model"}, "no-such-model"),
+        ("/evaluations", {"dataset": "csv", "root": ".", "iou": 5}, "iou must be <= 1"),
+        ("/evaluations", {"dataset": "csv", "root": ".", "end_exclusive": "no"}, "end_exclusive"),
+        ("/evaluations", {"dataset": "csv", "root": ".", "csv_units": "hours"}, "csv_units"),
+    ],
+)
+def test_bad_submissions_are_refused_at_once(api, video_id, path, body, words):
+    jobs, cameras = len(api.get("/jobs").json()), api.get("/cameras").json()
+    body = json.loads(json.dumps(body).replace("VID", video_id))
+    reply = api.post(path, json=body)
+    assert 400 <= reply.status_code < 500 and words in reply.json()["detail"], reply.text
+    assert len(api.get("/jobs").json()) == jobs and api.get("/cameras").json() == cameras
+
+
+def test_duplicate_video_ids_count_once(api, video_id):
+    reply = api.post("/detectors", json={"video_ids": [video_id] * 5, "model": "motion"})
+    assert reply.status_code == 202, reply.text
+    job = api.get(f"/jobs/{reply.json()['job_id']}").json()
+    assert job["options"]["video_ids"] == [video_id]
+    api.post(f"/jobs/{job['id']}/cancel")
+
+
+def test_out_of_range_numbers_and_bad_text_are_4xx_not_500(api):
+    assert api.get("/events", params={"offset": 10**24}).status_code == 422
+    assert api.get("/events", params={"limit": -(10**24)}).status_code == 422
+    json_header = {"content-type": "application/json"}
+    for path, raw in (
+        ("/events/x", b'{"note": "\\ud800"}'),
+        ("/analyses", b'{"video_id": "\\ud800"}'),
+        ("/cameras", b'{"url": "rtsp://127.0.0.1:9/\\ud800", "model": "motion", "name": "s"}'),
+        ("/cameras", b'{"url": "\\udcff.mp4"}'),
+        ("/videos/register", b'{"path": "\\udcff.mp4"}'),
+        ("/evaluations", b'{"dataset": "csv", "root": "\\ud800"}'),
+    ):
+        reply = api.request("PATCH" if path.startswith("/events") else "POST", path, content=raw, headers=json_header)
+        assert 400 <= reply.status_code < 500, (path, reply.text)
+    assert api.get("/cameras").json() == []

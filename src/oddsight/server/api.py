@@ -31,6 +31,9 @@ from oddsight.version import __version__
 
 router = APIRouter()
 UPLOAD_CHUNK = 1 << 20
+MAX_VIDEO_IDS = 1000
+MAX_OFFSET = 10**9
+CSV_UNITS = ("frames", "seconds")
 
 
 def _store(request: Request) -> Store:
@@ -297,11 +300,16 @@ def _detection_options(request: Request, values: dict[str, Any], methods: tuple[
     config = options.to_config(methods=methods)  # every value checked now, with the CLI's messages
     if config.method == "oneclass" and not config.detector_path:
         raise ConfigError("--method oneclass needs a detector: detector_id (fit one under /detectors) or detector")
-    if config.model_path is None:  # an unknown model or an unreadable detector file fails here, not in a job
+    _check_model(config)
+    return options.changed()
+
+
+def _check_model(config: Any) -> None:
+    """An unknown model fails at submission (a 4xx), not later in a job."""
+    if config.model_path is None:
         from oddsight.models.registry import get_spec
 
         get_spec(config.model_id)
-    return options.changed()
 
 
 @router.post("/analyses", status_code=202, response_model=JobRef, summary="Score a stored video")
@@ -349,11 +357,24 @@ def start_evaluation(
     for key in ("iou", "end_exclusive", "csv_units"):
         if key in values:
             read[key] = values.pop(key)
+    _check_read_options(read)
     if values.get("labels") is not None:
         read["labels"] = str(inside_media(request, values.pop("labels")))
     options = _detection_options(request, values, (*METHODS, "text-sim"))
     job = _store(request).add_job("eval", {**read, **options})
     return {"job_id": job["id"], "state": job["state"]}
+
+
+def _check_read_options(read: dict[str, Any]) -> None:
+    """``oddsight eval``'s own options, checked at submission (a 4xx, not a job that fails)."""
+    from oddsight.validate import number
+
+    if "iou" in read:
+        number("iou", read["iou"], low=0, high=1)
+    if not isinstance(read.get("end_exclusive", False), bool):
+        raise ConfigError(f"end_exclusive must be true or false, got {read['end_exclusive']!r}")
+    if read.get("csv_units", "frames") not in CSV_UNITS:
+        raise ConfigError(f"csv_units must be one of {', '.join(CSV_UNITS)}, got {read['csv_units']!r}")
 
 
 @router.get("/jobs", response_model=list[Job], summary="Recent jobs, newest first")
@@ -491,7 +512,7 @@ async def list_events(
     until: float | None = Query(None, description="created at or before (Unix seconds)", allow_inf_nan=False),
     sort: Literal["created_at", "peak_score", "start_s"] = "created_at",
     limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     # in the event loop: an indexed read of one page takes about a millisecond, less than a thread hop costs
@@ -579,7 +600,7 @@ class FitBody(BaseModel):
     model_config = {"extra": "forbid"}
 
     name: str = Field("detector", min_length=1, max_length=200)
-    video_ids: list[str] = Field(min_length=1, description="normal footage only")
+    video_ids: list[str] = Field(min_length=1, max_length=MAX_VIDEO_IDS, description="normal footage only")
     kind: Literal["knn", "ocsvm"] | None = None
     nu: float = Field(0.05, gt=0, le=1)
     k: int = Field(5, ge=1)
@@ -592,10 +613,12 @@ class FitBody(BaseModel):
 @router.post("/detectors", status_code=202, response_model=JobRef, summary="Fit a one-class detector (a job)")
 def fit_detector(request: Request, body: FitBody) -> dict:
     store = _store(request)
+    body.video_ids = list(dict.fromkeys(body.video_ids))  # each video once
     for video_id in body.video_ids:
         _found(store.video(video_id), "video", video_id)
     values = body.model_dump(exclude_none=True)
-    DetectOptions.parse({k: values[k] for k in ("fps", "stride", "model", "frames_fps") if k in values}).to_config()
+    config = DetectOptions.parse({k: values[k] for k in ("fps", "stride", "model", "frames_fps") if k in values})
+    _check_model(config.to_config())
     job = store.add_job("fit", values)
     return {"job_id": job["id"], "state": job["state"]}
 

@@ -133,6 +133,10 @@ def create_app(settings: Settings) -> FastAPI:
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
 
+    @app.exception_handler(UnicodeError)
+    async def _bad_text(request: Request, exc: UnicodeError) -> JSONResponse:  # e.g. a lone surrogate in JSON
+        return JSONResponse({"detail": "the request holds text that is not valid Unicode (a lone surrogate?)"}, 400)
+
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
         too_big = request.scope.get(TOO_BIG)

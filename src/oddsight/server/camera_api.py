@@ -28,6 +28,7 @@ router = APIRouter()
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 STALE_S = 10.0  # a camera whose process has not reported for this long is shown as not responding
 MJPEG_BOUNDARY = "oddsight-frame"
+MAX_ALERTS = 16
 CAMERA_FIELDS = ("url", "name", "warmup", "realtime", "cooldown", "alerts")
 
 
@@ -80,6 +81,10 @@ def add_camera(
     alerts = fields["alerts"] or []
     if not isinstance(alerts, list):
         raise ConfigError("alerts is a list of webhook:URL or mqtt://host/prefix")
+    if len(alerts) > MAX_ALERTS:
+        raise ConfigError(f"alerts: at most {MAX_ALERTS} per camera, got {len(alerts)}")
+    if fields["realtime"] is not None and not isinstance(fields["realtime"], bool):
+        raise ConfigError(f"realtime must be true or false, got {fields['realtime']!r}")
     for spec in alerts:
         check_alert(spec)
     values.setdefault("fps", 2.0)
