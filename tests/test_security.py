@@ -489,3 +489,24 @@ def test_out_of_range_numbers_and_bad_text_are_4xx_not_500(api):
         reply = api.request("PATCH" if path.startswith("/events") else "POST", path, content=raw, headers=json_header)
         assert 400 <= reply.status_code < 500, (path, reply.text)
     assert api.get("/cameras").json() == []
+
+
+# --- 7. faults at start ------------------------------------------------------------------------------------------
+
+
+def _serve(data: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = oddsight("serve", "--port", str(free_port()), "--data", str(data), *args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_a_second_server_on_the_same_data_folder_stops_with_one_line(server):
+    run = _serve(server.data)
+    assert run.returncode != 0 and "another oddsight server uses this folder" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1
+    assert httpx.get(server.url + "/api/v1/health").status_code == 200  # the first one goes on
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    run = _serve(tmp_path / "afile" / "data")
+    assert run.returncode != 0 and "cannot write there" in run.stderr and "Traceback" not in run.stderr, run.stderr

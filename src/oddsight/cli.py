@@ -726,7 +726,7 @@ def serve(
 
         from oddsight.errors import ConfigError
         from oddsight.llm.openai_http import ENDPOINTS_ENV
-        from oddsight.server.app import Settings, create_app, is_local
+        from oddsight.server.app import Settings, create_app, is_local, lock_data_folder
         from oddsight.server.store import default_data_dir
         from oddsight.validate import integer, number
 
@@ -735,6 +735,7 @@ def serve(
         if not is_local(host) and not token:
             raise ConfigError(f"--host {host} lets other machines in: set --token or $ODDSIGHT_TOKEN")
         folder = data or default_data_dir()
+        lock = lock_data_folder(folder)  # noqa: F841 (held until the server stops)
         settings = Settings(
             data=folder,
             media=media or [],

@@ -6,10 +6,13 @@ worker processes (``jobs.py``) through the library.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +47,7 @@ log = logging.getLogger("oddsight.server")
 WEB = Path(__file__).parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 UPLOAD_PATH = "/api/v1/videos"
+LOCK_FILE = "server.lock"
 
 
 @dataclass
@@ -234,6 +238,40 @@ def _pages(app: FastAPI, settings: Settings, sessions: Sessions, throttle: Throt
 def _login_page(error: str, status: int) -> HTMLResponse:
     page = (WEB / "login.html").read_text().replace("<!--error-->", f'<p class="error">{error}</p>')
     return HTMLResponse(page, status_code=status)
+
+
+def lock_data_folder(folder: Path) -> IO[str]:
+    """An exclusive lock on ``folder/server.lock``, held while the returned file stays open (the server's life): a
+    second server on the same folder, or a folder or database this process cannot write, is one clear error."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the server's life)
+    except OSError as exc:
+        raise ConfigError(f"--data {folder}: cannot write there ({exc.strerror or type(exc).__name__})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(
+            f"--data {folder}: another oddsight server uses this folder; stop it or give another --data"
+        ) from None
+    _check_writable(folder / "oddsight.db")
+    return handle
+
+
+def _check_writable(database: Path) -> None:
+    if not database.exists():
+        return
+    try:
+        con = sqlite3.connect(database, timeout=5, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"--data: {database} cannot be written ({exc})") from None
 
 
 def is_local(host: str) -> bool:
