@@ -27,8 +27,10 @@ def free_port() -> int:
 class Server:
     """``oddsight serve --data DATA --media ... --port P`` as a child process; ``client`` talks to it."""
 
-    def __init__(self, data: Path, media: list[Path], *args: str, token: str | None = None) -> None:
-        self.data, self.media, self.args, self.token = data, media, args, token
+    def __init__(
+        self, data: Path, media: list[Path], *args: str, token: str | None = None, env: dict | None = None
+    ) -> None:
+        self.data, self.media, self.args, self.token, self.env = data, media, args, token, env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -37,7 +39,7 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         cmd = oddsight("serve", "--port", str(self.port))
         cmd += ["--data", str(self.data), *[a for m in self.media for a in ("--media", str(m))], *self.args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ODDSIGHT_HOME": str(self.data.parent / "home")}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ODDSIGHT_HOME": str(self.data.parent / "home"), **self.env}
         if self.token:
             env["ODDSIGHT_TOKEN"] = self.token
         with open(self.log, "ab") as log:

@@ -144,3 +144,36 @@ def test_version():
 
     r = run("--version")
     assert r.exit_code == 0 and r.stdout.strip() == f"oddsight {__version__}"
+
+
+def test_a_copy_seen_before_is_named_after_itself_not_the_old_file(video, tmp_path):
+    """The feature cache is keyed by content: a copy under a new name must still write outputs named after it."""
+    out = tmp_path / "out"
+    assert run("detect", str(video), "--fps", "5", "--out", str(out), "-q").exit_code == 0
+    lobby = tmp_path / "lobby_cam.mp4"
+    lobby.write_bytes(video.read_bytes())
+    r = run("detect", str(lobby), "--fps", "5", "--out", str(out), "-q")
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "lobby_cam.json").read_text())
+    assert data["video"]["source"] == str(lobby)
+    assert (out / "lobby_cam.events.csv").exists()
+    assert json.loads((out / "clip.json").read_text())["video"]["source"] == str(video)
+
+
+def test_models_pull_into_a_path_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    r = run("models", "pull", "dinov2-small", "--to", str(tmp_path / "afile" / "carry"))
+    assert r.exit_code == 6 and "cannot make this folder" in r.stderr and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("manifest", [[1, 2], "text", 3, None])
+def test_a_detector_whose_manifest_is_not_an_object_is_one_line(video, tmp_path, manifest):
+    import zipfile
+
+    bad = tmp_path / "list.oddsight"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("arrays.npz", b"")
+    r = run("detect", str(video), "--method", "oneclass", "--detector", str(bad), "-q")
+    assert r.exit_code != 0 and "not an oddsight detector file" in r.stderr, r.output
+    assert not isinstance(r.exception, (TypeError, AttributeError))

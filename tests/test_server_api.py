@@ -195,10 +195,11 @@ def test_result_display_keeps_every_peak(api):
 def test_register_refuses_paths_outside_media(api, media):
     before = api.get("/videos").json()
     for path, status in (
-        ("../outside/secret.mp4", 404),
+        ("../outside/secret.mp4", 403),  # outside: 403 whether or not it exists (no existence oracle)
         ("escape.mp4", 403),  # a symlink out of the root
         ("/etc/passwd", 403),
-        (str(media / ".." / "x.mp4"), 404),
+        (str(media / ".." / "x.mp4"), 403),
+        ("missing.mp4", 404),  # inside a root, not there
         ("", 422),
     ):
         reply = api.post("/videos/register", json={"path": path})

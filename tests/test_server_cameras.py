@@ -131,7 +131,7 @@ def _with_clip(c: httpx.Client, not_id: str) -> dict | None:
 
 BAD_CAMERAS = [
     ({}, 422, "url is required"),
-    ({"url": "ftp://host/cam"}, 422, "unsupported scheme"),
+    ({"url": "ftp://host/cam"}, 422, "not a camera source this server opens: rtsp://, rtsps://, http(s)://"),
     ({"url": "/dev/videoX"}, 422, "not a camera device"),
     ({"url": "/etc/passwd"}, 403, "outside every --media folder"),
     ({"url": "rtsp://h/cam", "name": "../up"}, 422, "name"),

@@ -699,14 +699,29 @@ def serve(
         typer.Option("--token", envvar="ODDSIGHT_TOKEN", show_envvar=True, help="Require this token (API and UI)."),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, MB.")] = 2048.0,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", help="Another name clients use for this server (Host header); repeatable."),
+    ] = None,
+    llm_endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--llm-endpoint",
+            help="An OpenAI-compatible base URL analyses may use (and that gets $OPENAI_API_KEY); repeatable. "
+            "Also $ODDSIGHT_LLM_ENDPOINTS.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (under /api/v1, docs at /docs) and the dashboard, with jobs in worker processes."""
     with _Errors():
         from oddsight.extras import require_extra
 
         require_extra("server", "oddsight serve")
+        import os
+
         from oddsight.errors import ConfigError
-        from oddsight.server.app import Settings, create_app, is_local
+        from oddsight.llm.openai_http import ENDPOINTS_ENV
+        from oddsight.server.app import Settings, create_app, is_local, lock_data_folder
         from oddsight.server.store import default_data_dir
         from oddsight.validate import integer, number
 
@@ -715,8 +730,19 @@ def serve(
         if not is_local(host) and not token:
             raise ConfigError(f"--host {host} lets other machines in: set --token or $ODDSIGHT_TOKEN")
         folder = data or default_data_dir()
-        settings = Settings(data=folder, media=media or [], token=token, workers=workers, max_upload_mb=max_upload_mb)
+        lock = lock_data_folder(folder)  # noqa: F841 (held until the server stops)
+        settings = Settings(
+            data=folder,
+            media=media or [],
+            token=token,
+            workers=workers,
+            max_upload_mb=max_upload_mb,
+            host=host,
+            allowed_hosts=allowed_host or [],
+            llm_endpoints=llm_endpoint or [],
+        )
         server_app = create_app(settings)
+        os.environ[ENDPOINTS_ENV] = ",".join(settings.llm_endpoints)  # workers and cameras: the key goes only there
         import uvicorn
 
         shown = f"[{host}]" if ":" in host else host

@@ -90,7 +90,7 @@ class VisualDetection:
             if not Path(video).exists():
                 raise InputError(f"{video}: no such file or folder")
             digest = content_hash(Path(video))
-            cached = self.cache.get(digest, self._cache_model_key(), self._sampling_key(video))
+            cached = self.cache.get(digest, self._cache_model_key(), self._sampling_key(video), str(video))
             if cached is not None:
                 return cached, True
         source = open_source(video, folder_fps=c.folder_fps)

@@ -48,15 +48,8 @@ def save_detector(detector: OneClassDetector, path: Path) -> Path:
 
 def load_detector(path: Path, expect_encoder: str | None = None) -> OneClassDetector:
     """Load a fitted detector; refuse files of another format, version or encoder."""
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such detector file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            manifest = json.loads(zf.read("manifest.json"))
-            arrays_raw = zf.read("arrays.npz")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path}: not an oddsight detector file ({type(exc).__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    manifest, arrays_raw = _read(path, with_arrays=True)
+    if manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an oddsight detector file")
     if manifest.get("version") != VERSION:
         raise ModelFileError(
@@ -111,10 +104,22 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray]) -> OneClassDetector:
 
 def peek_encoder(path: Path) -> str:
     """The encoder id a detector file was fitted with (to pick the model before loading)."""
+    encoder = _read(path, with_arrays=False)[0].get("encoder")
+    if not isinstance(encoder, str):
+        raise ModelFileError(f"{path}: detector file names no encoder")
+    return encoder
+
+
+def _read(path: Path, *, with_arrays: bool) -> tuple[dict, bytes]:
+    """The file's manifest (a JSON object, else a :class:`ModelFileError`) and, when asked, its arrays' bytes."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such detector file")
     try:
         with zipfile.ZipFile(path) as zf:
-            return str(json.loads(zf.read("manifest.json"))["encoder"])
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such detector file") from None
+            manifest = json.loads(zf.read("manifest.json"))
+            arrays = zf.read("arrays.npz") if with_arrays else b""
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ModelFileError(f"{path}: not an oddsight detector file ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise ModelFileError(f"{path}: not an oddsight detector file (its manifest is not a JSON object)")
+    return manifest, arrays

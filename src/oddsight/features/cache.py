@@ -73,7 +73,9 @@ class FeatureCache:
         safe_model = model_id.replace("/", "_").replace("@", "_")
         return self.root / digest[:2] / f"{digest}-{safe_model}-{sampling_key}.npz"
 
-    def get(self, digest: str, model_id: str, sampling_key: str) -> Features | None:
+    def get(self, digest: str, model_id: str, sampling_key: str, source: str | None = None) -> Features | None:
+        """The stored features, or None. The cache is keyed by content: the same bytes seen before under another
+        name come back with ``source`` (the path asked for) in their VideoInfo, never the old name."""
         file = self._file(digest, model_id, sampling_key)
         if not file.exists():
             return None
@@ -86,7 +88,7 @@ class FeatureCache:
                     embeddings=data["embeddings"],
                     indices=data["indices"],
                     timestamps=data["timestamps"],
-                    info=VideoInfo(**meta["info"]),
+                    info=VideoInfo(**{**meta["info"], **({"source": source} if source is not None else {})}),
                     model_id=meta["model_id"],
                     sampling_key=meta["sampling_key"],
                     warnings=meta.get("warnings", []),

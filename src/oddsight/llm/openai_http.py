@@ -24,6 +24,34 @@ from oddsight.llm.base import LLM, Messages
 from oddsight.llm.parse import parse_verdict
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+ENDPOINTS_ENV = "ODDSIGHT_LLM_ENDPOINTS"
+
+
+def normalize_base_url(url: str) -> str:
+    """``url`` as the client calls it: no trailing ``/``, ending in ``/v1``, scheme and host in lower case."""
+    scheme, sep, rest = url.strip().rstrip("/").partition("://")
+    host, slash, path = rest.partition("/")
+    url = f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def allowed_endpoints(extra: list[str] | tuple[str, ...] = ()) -> list[str] | None:
+    """The base URLs a key from the environment may go to: ``extra`` and ``$ODDSIGHT_LLM_ENDPOINTS`` (comma or
+    space separated), normalised; None when neither names any and the variable is unset (any endpoint: the CLI's
+    user names it themself)."""
+    listed = os.environ.get(ENDPOINTS_ENV)
+    urls = [*extra, *(listed or "").replace(",", " ").split()]
+    if listed is None and not extra:
+        return None
+    return sorted({normalize_base_url(u) for u in urls})
+
+
+def environment_key(url: str) -> str | None:
+    """``$ODDSIGHT_API_KEY`` or ``$OPENAI_API_KEY``, when ``url`` may receive it (see :func:`allowed_endpoints`)."""
+    allowed = allowed_endpoints()
+    if allowed is not None and normalize_base_url(url) not in allowed:
+        return None
+    return os.environ.get("ODDSIGHT_API_KEY") or os.environ.get("OPENAI_API_KEY")
 
 
 def parse_endpoint(spec: str) -> tuple[str, str]:
@@ -48,11 +76,9 @@ class OpenAIChat(LLM):
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"LLM server URL must start with http:// or https://, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        if not self.base_url.endswith("/v1"):
-            self.base_url += "/v1"
+        self.base_url = normalize_base_url(base_url)
         self.model_id = model
-        self._api_key = api_key or os.environ.get("ODDSIGHT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self._api_key = api_key or environment_key(self.base_url)
         self.timeout_s = timeout_s
         self.retries = retries
         self.concurrency = max(1, concurrency)

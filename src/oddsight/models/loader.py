@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError
+from oddsight.errors import ConfigError, ModelFileError, ModelUnavailableError, OutputError
 from oddsight.extras import require_extra
 from oddsight.models.base import ImageEncoder, TextEncoder
 from oddsight.models.registry import (
@@ -154,7 +154,10 @@ def derive_backbone(src: Path, dst: Path, output: str, quantize: str | None = No
 def pull(spec: ModelSpec, to: Path | None = None) -> Path:
     """Put ``spec``'s weights into the cache (or into ``to``), downloading from the hub if needed."""
     target = to if to is not None else cache_location(spec)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission, a full disk: one line
+        raise OutputError(f"{target}: cannot make this folder ({exc.strerror or type(exc).__name__})") from None
     try:
         resolved = resolve(spec)
     except ModelUnavailableError:

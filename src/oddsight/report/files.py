@@ -31,6 +31,20 @@ EVENT_COLUMNS = [
 ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` safe to open in a spreadsheet: text starting like a formula (``= + - @``, tab, CR) gets a leading
+    ``'``; numbers and other values are kept. Every CSV writer (``write_events_csv``, the server's exports) uses it."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def csv_row(row: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """``row``'s ``columns`` (missing ones empty), each through :func:`csv_cell`."""
+    return {k: csv_cell(row.get(k, "")) for k in columns}
+
+
 def result_to_dict(result: DetectionResult, *, frame_scores: bool = True) -> dict[str, Any]:
     """A JSON-ready dict: video info, method, model, threshold, events and a score for every frame."""
     out: dict[str, Any] = {
@@ -81,5 +95,5 @@ def write_events_csv(result: DetectionResult, path: Path) -> Path:
                 summary=e.details.get("summary", ""),
                 label=e.label or "",
             )
-            writer.writerow({k: row.get(k, "") for k in EVENT_COLUMNS})
+            writer.writerow(csv_row(row, EVENT_COLUMNS))
     return path

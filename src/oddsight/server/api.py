@@ -22,13 +22,18 @@ from starlette.datastructures import UploadFile
 
 from oddsight.errors import ConfigError, InputError
 from oddsight.options import METHODS, PATH_OPTIONS, DetectOptions
+from oddsight.redact import redact_value
 from oddsight.server import media
 from oddsight.server.display import decimate
 from oddsight.server.store import Store
+from oddsight.server.trust import check_llm_endpoint, resolve_path
 from oddsight.version import __version__
 
 router = APIRouter()
 UPLOAD_CHUNK = 1 << 20
+MAX_VIDEO_IDS = 1000
+MAX_OFFSET = 10**9
+CSV_UNITS = ("frames", "seconds")
 
 
 def _store(request: Request) -> Store:
@@ -41,25 +46,9 @@ def _found(row: dict | None, what: str, key: str) -> dict:
     return row
 
 
-def inside_media(request: Request, path: str) -> Path:
-    """``path`` (absolute, or relative to a ``--media`` root) resolved, symlinks followed; it must lie inside
-    one of the roots, else a 403 that names no folder outside them."""
-    roots: list[Path] = request.app.state.settings.media
-    if not roots:
-        raise HTTPException(403, "this server has no --media folder: upload the video instead")
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise HTTPException(422, "path must be a non-empty string")
-    candidates = [Path(path)] if Path(path).is_absolute() else [root / path for root in roots]
-    for candidate in candidates:
-        try:
-            real = candidate.resolve(strict=True)
-        except (OSError, RuntimeError):
-            continue
-        if any(real == root or real.is_relative_to(root) for root in roots):
-            return real
-    if any(c.exists() for c in candidates):
-        raise HTTPException(403, f"{path}: outside every --media folder")
-    raise HTTPException(404, f"{path}: no such file or folder under --media")
+def inside_media(request: Request, path: object) -> Path:
+    """``path`` held to the ``--media`` roots (see :func:`oddsight.server.trust.resolve_path`)."""
+    return resolve_path(request.app.state.settings.media, path)
 
 
 # --- health, models --------------------------------------------------------------------------------------
@@ -280,6 +269,24 @@ def _path_options(request: Request, values: dict[str, Any]) -> None:
             values[name] = str(inside_media(request, values[name]))
 
 
+def _model_options(request: Request, values: dict[str, Any]) -> None:
+    """``llm`` and ``captioner`` name an endpoint (``openai:URL#model``: one the operator allowed) or a local
+    folder (``hf:FOLDER``: inside a --media root); a hub id (``hf:org/name``) that is no local path passes."""
+    for name in ("llm", "captioner"):
+        spec = values.get(name)
+        if not isinstance(spec, str):
+            continue
+        if spec.startswith("openai:"):
+            check_llm_endpoint(name, spec, request.app.state.settings.llm_endpoints)
+        elif name == "captioner" and spec.startswith("hf:") and _local_folder(spec[3:]):
+            values[name] = "hf:" + str(inside_media(request, spec[3:]))
+
+
+def _local_folder(source: str) -> bool:
+    """Whether the captioner would read ``source`` as a folder on this machine rather than a hub id."""
+    return source.startswith((".", "/", "~")) or ".." in source or source.count("/") != 1 or Path(source).exists()
+
+
 def _detection_options(request: Request, values: dict[str, Any], methods: tuple[str, ...]) -> dict[str, Any]:
     detector_id = values.pop("detector_id", None)
     if detector_id is not None:
@@ -289,15 +296,21 @@ def _detection_options(request: Request, values: dict[str, Any], methods: tuple[
         values.setdefault("method", "oneclass")
     else:
         _path_options(request, values)
+    _model_options(request, values)
     options = DetectOptions.parse(values)
     config = options.to_config(methods=methods)  # every value checked now, with the CLI's messages
     if config.method == "oneclass" and not config.detector_path:
         raise ConfigError("--method oneclass needs a detector: detector_id (fit one under /detectors) or detector")
-    if config.model_path is None:  # an unknown model or an unreadable detector file fails here, not in a job
+    _check_model(config)
+    return options.changed()
+
+
+def _check_model(config: Any) -> None:
+    """An unknown model fails at submission (a 4xx), not later in a job."""
+    if config.model_path is None:
         from oddsight.models.registry import get_spec
 
         get_spec(config.model_id)
-    return options.changed()
 
 
 @router.post("/analyses", status_code=202, response_model=JobRef, summary="Score a stored video")
@@ -345,6 +358,7 @@ def start_evaluation(
     for key in ("iou", "end_exclusive", "csv_units"):
         if key in values:
             read[key] = values.pop(key)
+    _check_read_options(read)
     if values.get("labels") is not None:
         read["labels"] = str(inside_media(request, values.pop("labels")))
     options = _detection_options(request, values, (*METHODS, "text-sim"))
@@ -352,9 +366,21 @@ def start_evaluation(
     return {"job_id": job["id"], "state": job["state"]}
 
 
+def _check_read_options(read: dict[str, Any]) -> None:
+    """``oddsight eval``'s own options, checked at submission (a 4xx, not a job that fails)."""
+    from oddsight.validate import number
+
+    if "iou" in read:
+        number("iou", read["iou"], low=0, high=1)
+    if not isinstance(read.get("end_exclusive", False), bool):
+        raise ConfigError(f"end_exclusive must be true or false, got {read['end_exclusive']!r}")
+    if read.get("csv_units", "frames") not in CSV_UNITS:
+        raise ConfigError(f"csv_units must be one of {', '.join(CSV_UNITS)}, got {read['csv_units']!r}")
+
+
 @router.get("/jobs", response_model=list[Job], summary="Recent jobs, newest first")
 def list_jobs(request: Request, limit: int = Query(200, ge=1, le=1000)) -> list[dict]:
-    return _store(request).jobs(limit)
+    return redact_value(_store(request).jobs(limit))
 
 
 @router.get("/jobs/stream", summary="Server-sent events: every job's state and progress as they change")
@@ -369,7 +395,8 @@ async def stream_jobs(request: Request) -> StreamingResponse:
                 key = (job["state"], round(job["progress"], 3), job["result_id"], job["detector_id"])
                 if last.get(job["id"]) != key:
                     last[job["id"]] = key
-                    yield f"data: {json.dumps({k: v for k, v in job.items() if k != 'output'})}\n\n"
+                    shown = redact_value({k: v for k, v in job.items() if k != "output"})
+                    yield f"data: {json.dumps(shown)}\n\n"
             yield ": keep-alive\n\n"
             await asyncio.sleep(0.5)
 
@@ -378,13 +405,13 @@ async def stream_jobs(request: Request) -> StreamingResponse:
 
 @router.get("/jobs/{job_id}", response_model=Job)
 def get_job(request: Request, job_id: str) -> dict:
-    return _found(_store(request).job(job_id), "job", job_id)
+    return redact_value(_found(_store(request).job(job_id), "job", job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=Job, summary="Cancel a queued or running job")
 def cancel_job(request: Request, job_id: str) -> dict:
     _found(_store(request).job(job_id), "job", job_id)
-    return _store(request).cancel_job(job_id)  # type: ignore[return-value]
+    return redact_value(_store(request).cancel_job(job_id))
 
 
 @router.post("/jobs/{job_id}/resume", response_model=Job, summary="Queue an interrupted, failed or cancelled job")
@@ -392,7 +419,7 @@ def resume_job(request: Request, job_id: str) -> dict:
     job = _found(_store(request).job(job_id), "job", job_id)
     if job["state"] not in ("interrupted", "failed", "cancelled"):
         raise HTTPException(409, f"job {job_id} is {job['state']}: only interrupted, failed or cancelled jobs resume")
-    return _store(request).resume_job(job_id)  # type: ignore[return-value]
+    return redact_value(_store(request).resume_job(job_id))
 
 
 # --- results ---------------------------------------------------------------------------------------------
@@ -400,7 +427,7 @@ def resume_job(request: Request, job_id: str) -> dict:
 
 @router.get("/results", summary="Stored results (without their scores)")
 def list_results(request: Request, video_id: str | None = None) -> list[dict]:
-    return _store(request).results(video_id)
+    return redact_value(_store(request).results(video_id))
 
 
 @router.get("/results/{result_id}", summary="A result: the JSON document `oddsight detect --json` writes")
@@ -420,7 +447,7 @@ def result_display(request: Request, result_id: str, points: int = Query(4000, g
         "video_id": row["video_id"],
         "method": doc["method"],
         "model": doc.get("model"),
-        "options": row["options"],
+        "options": redact_value(row["options"]),
         "video": doc["video"],
         "n_frames": len(scores),
         "threshold": doc["threshold"],
@@ -486,7 +513,7 @@ async def list_events(
     until: float | None = Query(None, description="created at or before (Unix seconds)", allow_inf_nan=False),
     sort: Literal["created_at", "peak_score", "start_s"] = "created_at",
     limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     # in the event loop: an indexed read of one page takes about a millisecond, less than a thread hop costs
@@ -503,9 +530,12 @@ async def list_events(
     )
     if format == "csv":
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(Event.model_fields))
+        from oddsight.report.files import csv_row
+
+        columns = list(Event.model_fields)
+        writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(row, columns) for row in rows)
         return Response(
             buf.getvalue(),
             media_type="text/csv",
@@ -526,9 +556,10 @@ def review_event(request: Request, event_id: str, body: Review) -> dict:
     return store.review_event(event_id, body.review, body.note)  # type: ignore[return-value]
 
 
-def _event_source(store: Store, event: dict) -> tuple[Path, float]:
-    video = store.video(event["video_id"]) if event["video_id"] else None
-    path = Path(video["path"]) if video else Path(event["source"] or "")
+def _event_source(request: Request, event: dict) -> tuple[Path, float]:
+    """The event's video: the stored one, else the file its result names, held to --media like any path."""
+    video = _store(request).video(event["video_id"]) if event["video_id"] else None
+    path = Path(video["path"]) if video else inside_media(request, event["source"] or "")
     if not path.exists():
         raise HTTPException(404, "the event's video is no longer on this server")
     return path, float((video or {}).get("fps") or 25.0)
@@ -540,7 +571,7 @@ def _event_file(request: Request, event_id: str, suffix: str, make) -> Path:
     event = _found(store.event(event_id), "event", event_id)
     out = store.folder / "media" / f"{event_id}{suffix}"
     if not out.exists():
-        path, fps = _event_source(store, event)
+        path, fps = _event_source(request, event)
         make(path, fps, event, out)
     return out
 
@@ -570,7 +601,7 @@ class FitBody(BaseModel):
     model_config = {"extra": "forbid"}
 
     name: str = Field("detector", min_length=1, max_length=200)
-    video_ids: list[str] = Field(min_length=1, description="normal footage only")
+    video_ids: list[str] = Field(min_length=1, max_length=MAX_VIDEO_IDS, description="normal footage only")
     kind: Literal["knn", "ocsvm"] | None = None
     nu: float = Field(0.05, gt=0, le=1)
     k: int = Field(5, ge=1)
@@ -583,10 +614,12 @@ class FitBody(BaseModel):
 @router.post("/detectors", status_code=202, response_model=JobRef, summary="Fit a one-class detector (a job)")
 def fit_detector(request: Request, body: FitBody) -> dict:
     store = _store(request)
+    body.video_ids = list(dict.fromkeys(body.video_ids))  # each video once
     for video_id in body.video_ids:
         _found(store.video(video_id), "video", video_id)
     values = body.model_dump(exclude_none=True)
-    DetectOptions.parse({k: values[k] for k in ("fps", "stride", "model", "frames_fps") if k in values}).to_config()
+    config = DetectOptions.parse({k: values[k] for k in ("fps", "stride", "model", "frames_fps") if k in values})
+    _check_model(config.to_config())
     job = store.add_job("fit", values)
     return {"job_id": job["id"], "state": job["state"]}
 
@@ -607,4 +640,10 @@ class ImportBody(BaseModel):
 def import_results(request: Request, body: ImportBody) -> dict:
     from oddsight.server.imports import import_results as run_import
 
-    return run_import(_store(request), inside_media(request, body.path))
+    def video_path(source: str) -> Path | None:  # a result's video counts only when it lies under --media
+        try:
+            return inside_media(request, source)
+        except HTTPException:
+            return None
+
+    return run_import(_store(request), inside_media(request, body.path), video_path)

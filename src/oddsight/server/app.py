@@ -6,10 +6,13 @@ worker processes (``jobs.py``) through the library.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,9 +22,23 @@ from starlette.requests import ClientDisconnect
 
 from oddsight.errors import ConfigError, InputError, ModelFileError, ModelUnavailableError, OddsightError
 from oddsight.redact import redact_urls
-from oddsight.server.auth import COOKIE, TOO_BIG, BodyLimit, TokenAuth, session_value, token_ok
+from oddsight.server.auth import (
+    COOKIE,
+    SESSION_S,
+    TOO_BIG,
+    TOO_MANY,
+    BodyLimit,
+    Sessions,
+    Throttle,
+    TokenAuth,
+    check_token,
+    client_of,
+    session_cookie,
+    token_ok,
+)
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.cameras import CameraProcesses
+from oddsight.server.guard import HostNames, RequestGuard
 from oddsight.server.jobs import Workers
 from oddsight.server.store import Store
 from oddsight.version import __version__
@@ -30,11 +47,13 @@ log = logging.getLogger("oddsight.server")
 WEB = Path(__file__).parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 UPLOAD_PATH = "/api/v1/videos"
+LOCK_FILE = "server.lock"
 
 
 @dataclass
 class Settings:
-    """How one server runs: where its data lives, which folders it may read, its token and limits."""
+    """How one server runs: where its data lives, which folders it may read, its token and limits, the names it
+    answers to and the LLM endpoints it may send its API key to."""
 
     data: Path
     media: list[Path] = field(default_factory=list)
@@ -42,9 +61,16 @@ class Settings:
     workers: int = 1
     max_upload_mb: float = 2048.0
     max_body_mb: float = 1.0
+    host: str = "127.0.0.1"
+    allowed_hosts: list[str] = field(default_factory=list)
+    llm_endpoints: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from oddsight.llm.openai_http import allowed_endpoints
+
+        check_token(self.token)
         self.data = Path(self.data)
+        self.llm_endpoints = allowed_endpoints(tuple(self.llm_endpoints)) or []
         self.media = [Path(m).resolve() for m in self.media]
         for m in self.media:
             if not m.is_dir():
@@ -97,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.camera_store = CameraStore(store)
     app.state.settings = settings
+    sessions, throttle = Sessions(), Throttle()
 
     @app.exception_handler(OddsightError)
     async def _library_error(request: Request, exc: OddsightError) -> JSONResponse:
@@ -109,6 +136,10 @@ def create_app(settings: Settings) -> FastAPI:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(UnicodeError)
+    async def _bad_text(request: Request, exc: UnicodeError) -> JSONResponse:  # e.g. a lone surrogate in JSON
+        return JSONResponse({"detail": "the request holds text that is not valid Unicode (a lone surrogate?)"}, 400)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
@@ -126,18 +157,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(router, prefix="/api/v1")
     app.include_router(camera_router, prefix="/api/v1")
-    _pages(app, settings)
-    app.add_middleware(TokenAuth, token=settings.token)
+    _pages(app, settings, sessions, throttle)
+    app.add_middleware(TokenAuth, token=settings.token, sessions=sessions, throttle=throttle)
     app.add_middleware(
         BodyLimit,
         limit=int(settings.max_body_mb * 1e6),
         upload_limit=int(settings.max_upload_mb * 1e6),
         upload_path=UPLOAD_PATH,
     )
+    app.add_middleware(RequestGuard, hosts=HostNames(settings.host, settings.allowed_hosts))  # outermost
     return app
 
 
-def _pages(app: FastAPI, settings: Settings) -> None:
+def _pages(app: FastAPI, settings: Settings, sessions: Sessions, throttle: Throttle) -> None:
     """The dashboard (one page, its script and style, plotly.js from the plotly package), the API docs (Swagger
     UI 5 from the fastapi-offline package) and the login form: every file from this process, none from a CDN."""
     import fastapi_offline
@@ -181,16 +213,65 @@ def _pages(app: FastAPI, settings: Settings) -> None:
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        form = await request.form()
-        given = form.get("token")
         if settings.token is None:
             return RedirectResponse("/", status_code=303)
+        client = client_of(request.scope)
+        if throttle.blocked(client):
+            return _login_page(TOO_MANY, 429)
+        form = await request.form()
+        given = form.get("token")
         if not isinstance(given, str) or not token_ok(settings.token, given):
-            page = (WEB / "login.html").read_text().replace("<!--error-->", '<p class="error">Wrong token.</p>')
-            return HTMLResponse(page, status_code=401)
+            throttle.failed(client)
+            return _login_page("Wrong token.", 401)
         reply = RedirectResponse("/", status_code=303)
-        reply.set_cookie(COOKIE, session_value(settings.token), httponly=True, samesite="strict")
+        reply.set_cookie(COOKIE, sessions.new(), max_age=int(SESSION_S), httponly=True, samesite="strict")
         return reply
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
+        sessions.end(session_cookie({"cookie": request.headers.get("cookie", "")}))
+        reply = RedirectResponse("/login", status_code=303)
+        reply.delete_cookie(COOKIE, httponly=True, samesite="strict")
+        return reply
+
+
+def _login_page(error: str, status: int) -> HTMLResponse:
+    page = (WEB / "login.html").read_text().replace("<!--error-->", f'<p class="error">{error}</p>')
+    return HTMLResponse(page, status_code=status)
+
+
+def lock_data_folder(folder: Path) -> IO[str]:
+    """An exclusive lock on ``folder/server.lock``, held while the returned file stays open (the server's life): a
+    second server on the same folder, or a folder or database this process cannot write, is one clear error."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the server's life)
+    except OSError as exc:
+        raise ConfigError(f"--data {folder}: cannot write there ({exc.strerror or type(exc).__name__})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(
+            f"--data {folder}: another oddsight server uses this folder; stop it or give another --data"
+        ) from None
+    _check_writable(folder / "oddsight.db")
+    return handle
+
+
+def _check_writable(database: Path) -> None:
+    if not database.exists():
+        return
+    try:
+        con = sqlite3.connect(database, timeout=5, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"--data: {database} cannot be written ({exc})") from None
 
 
 def is_local(host: str) -> bool:

@@ -18,15 +18,17 @@ from pydantic import BaseModel
 from oddsight.errors import ConfigError, InputError
 from oddsight.live.engine import LIVE_METHODS, check_live
 from oddsight.options import DetectOptions
-from oddsight.redact import redact_urls
+from oddsight.redact import redact_value
 from oddsight.server.api import _detection_options, _found, _store, inside_media
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.cameras import LIVE_PICTURE, camera_folder
+from oddsight.server.trust import CAMERA_SOURCES, check_camera_url, looks_like_url
 
 router = APIRouter()
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 STALE_S = 10.0  # a camera whose process has not reported for this long is shown as not responding
 MJPEG_BOUNDARY = "oddsight-frame"
+MAX_ALERTS = 16
 CAMERA_FIELDS = ("url", "name", "warmup", "realtime", "cooldown", "alerts")
 
 
@@ -35,25 +37,19 @@ def _cameras(request: Request) -> CameraStore:
 
 
 def _public(row: dict) -> dict:
-    row = {k: v for k, v in row.items() if k != "worker_pid"}
-    row["url"] = redact_urls(row["url"])
+    row = redact_value({k: v for k, v in row.items() if k != "worker_pid"})  # url, alerts, options, error
     row["responding"] = row["updated_at"] is not None and time.time() - row["updated_at"] < STALE_S
     return row
 
 
 def _source(request: Request, url: Any) -> tuple[str, bool]:
     """The camera's source and whether it is a file (played in real time, as a camera would deliver it)."""
-    from oddsight.video.source import is_stream_url
-
     if not isinstance(url, str) or not url.strip():
-        raise HTTPException(422, "url is required: rtsp://..., http(s)://.../cam.mjpg, /dev/videoN or a --media file")
+        raise HTTPException(422, f"url is required: {CAMERA_SOURCES}")
     url = url.strip()
-    if is_stream_url(url):
-        if url.startswith("/dev/video") and not re.fullmatch(r"/dev/video\d+", url):
-            raise HTTPException(422, f"{url}: not a camera device (/dev/videoN)")
+    if looks_like_url(url):
+        check_camera_url(url)
         return url, False
-    if "://" in url:
-        raise HTTPException(422, f"{redact_urls(url)}: unsupported scheme (rtsp, rtsps, rtmp, http, https)")
     return str(inside_media(request, url)), True
 
 
@@ -85,6 +81,10 @@ def add_camera(
     alerts = fields["alerts"] or []
     if not isinstance(alerts, list):
         raise ConfigError("alerts is a list of webhook:URL or mqtt://host/prefix")
+    if len(alerts) > MAX_ALERTS:
+        raise ConfigError(f"alerts: at most {MAX_ALERTS} per camera, got {len(alerts)}")
+    if fields["realtime"] is not None and not isinstance(fields["realtime"], bool):
+        raise ConfigError(f"realtime must be true or false, got {fields['realtime']!r}")
     for spec in alerts:
         check_alert(spec)
     values.setdefault("fps", 2.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,19 @@ def _digest(document: dict[str, Any]) -> str:
 
 
 def _is_result(document: Any) -> bool:
-    return isinstance(document, dict) and {"schema_version", "video", "method", "frame_scores", "events"} <= set(
-        document
-    )
+    keys = {"schema_version", "video", "method", "frame_scores", "events"}
+    return isinstance(document, dict) and keys <= set(document) and isinstance(document["video"], dict)
 
 
-def import_results(store: Store, path: Path) -> dict[str, Any]:
-    """Every result JSON in ``path`` (a folder, or one file). Its video is registered when the file is still
-    there; a result already in the store is skipped. Returns counts and the new result ids."""
+def _local_video(source: str) -> Path | None:
+    path = Path(source)
+    return path.resolve() if source and path.exists() else None
+
+
+def import_results(store: Store, path: Path, video_path: Callable[[str], Path | None] = _local_video) -> dict[str, Any]:
+    """Every result JSON in ``path`` (a folder, or one file). Its video is registered when ``video_path`` (the
+    server's: only under --media) finds the file it names; a result already in the store is skipped. Returns
+    counts and the new result ids."""
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not files:
         raise InputError(f"{path}: no result .json files (write them with `oddsight detect --out {path}`)")
@@ -37,13 +43,13 @@ def import_results(store: Store, path: Path) -> dict[str, Any]:
         if not _is_result(document):
             bad.append(file.name)
             continue
-        source = Path(str(document["video"].get("source", "")))
-        video = store.video_by_path(str(source.resolve())) if source.exists() else None
-        if video is None and source.exists():
+        source = video_path(str(document["video"].get("source", "")))
+        video = store.video_by_path(str(source)) if source is not None else None
+        if video is None and source is not None:
             info = {k: document["video"].get(k) for k in ("width", "height", "fps", "frame_count", "duration_s")}
             info["codec"] = document["video"].get("codec")
             size = source.stat().st_size if source.is_file() else None
-            video = store.add_video(source.name, str(source.resolve()), "import", info, size)
+            video = store.add_video(source.name, str(source), "import", info, size)
         video_id = video["id"] if video else None
         digest = _digest(document)
         known = {_digest(store.result(r["id"])["document"]) for r in store.results(video_id)} if video_id else set()

@@ -213,13 +213,17 @@ class Workers:
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):
-            for i, proc in enumerate(self._procs):
-                if proc.exitcode is not None and not self._stop.is_set():
-                    lost = self.store.interrupt_running(proc.pid)
-                    log.warning(
-                        "worker %s ended (exit %s); %d job(s) marked interrupted", proc.pid, proc.exitcode, lost
-                    )
-                    self._procs[i] = self._spawn()
+            try:
+                self._respawn()
+            except Exception:  # a full disk, a locked database: log it and try again in a second, never die
+                log.exception("restarting workers failed; trying again")
+
+    def _respawn(self) -> None:
+        for i, proc in enumerate(self._procs):
+            if proc.exitcode is not None and not self._stop.is_set():
+                self._procs[i] = self._spawn()
+                lost = self.store.interrupt_running(proc.pid)
+                log.warning("worker %s ended (exit %s); %d job(s) marked interrupted", proc.pid, proc.exitcode, lost)
 
     @property
     def pids(self) -> list[int]:

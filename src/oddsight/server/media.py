@@ -20,9 +20,23 @@ BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
 BROWSER_SUFFIXES = {".mp4", ".m4v", ".webm"}
 
 
+MAX_SIDE = 8192
+MAX_PIXELS = 40_000_000
+
+
+def check_size(name: str, width: int, height: int) -> None:
+    """Refuse frames too large to decode safely (each would take ``width * height * 3`` bytes, and more)."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise InputError(
+            f"{name}: frames of {width}x{height} are larger than this server decodes "
+            f"(at most {MAX_SIDE} pixels a side and {MAX_PIXELS // 1_000_000} megapixels)"
+        )
+
+
 def probe(path: Path, *, folder_fps: float = 25.0) -> dict[str, Any]:
     """What the decoder says of ``path``, after decoding one frame: a file that does not decode is refused."""
     source = open_source(path, folder_fps=folder_fps)
+    check_size(path.name, source.info.width, source.info.height)
     try:
         next(iter(source.frames(Sampling(fps=None, stride=1), (32, 32))))
     except StopIteration:
