@@ -22,7 +22,7 @@ def test_detect_writes_json_csv_png_and_video(video, tmp_path):
     r = run("detect", str(video), "--fps", "5", "--out", str(out), "--save-video", "-q")
     assert r.exit_code == 0, r.output
     data = json.loads((out / "clip.json").read_text())
-    assert data["schema_version"] == 1 and data["method"] == "novelty" and data["model"] == "motion"
+    assert data["schema_version"] == 2 and data["method"] == "novelty" and data["model"] == "motion"
     assert len(data["frame_scores"]) == 60 and data["video"]["fps"] == 10
     assert (out / "clip.events.csv").read_text().startswith("video,event,start_frame")
     assert (out / "clip.png").read_bytes()[:4] == b"\x89PNG"

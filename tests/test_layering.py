@@ -34,6 +34,7 @@ LAYERS = (
             "oddsight.temporal",
             "oddsight.llm",
             "oddsight.methods",
+            "oddsight.option_fields",
             "oddsight.methods.params",
             "oddsight.methods.registry",
             "oddsight.methods.normal",
@@ -72,6 +73,7 @@ LAYERS = (
         (
             "oddsight.live.engine",
             "oddsight.live.monitor",
+            "oddsight.live.run",
             "oddsight.detection",
             "oddsight.evaluate",
             "oddsight.cluster",

@@ -314,3 +314,31 @@ def test_lavad_live_scores_a_window_every_stride_from_the_past(tmp_path, gguf_fi
     assert max(calm) < 0.5 <= max(w["score"] for w in windows)
     new = next(m for m in monitor.messages if m["type"] == "new")
     assert new["event"]["label"] == FIRE_STREET and 20 <= new["event"]["start_s"] <= 23
+
+
+def test_a_camera_that_never_connects_ends_with_one_line():
+    """`watch URL --seconds S` on a closed port ends (S plus the open timeout without a frame), says why, exit 1."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    run = subprocess.run(
+        oddsight("watch", f"http://127.0.0.1:{port}/cam.mjpg", "--seconds", "2"), capture_output=True, text=True
+    )
+    assert time.monotonic() - t0 < 40
+    assert run.returncode == 1 and "no frame received" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_bug_in_the_reader_is_raised_not_retried_forever(monkeypatch):
+    from oddsight.live.stream import LiveStream
+
+    def broken(self, container, index, base_t):
+        raise TypeError("a programming error")
+
+    monkeypatch.setattr(LiveStream, "_read", broken)
+    stream = LiveStream(SAMPLE, 2.0)
+    with pytest.raises(TypeError, match="a programming error"):
+        list(stream.frames(idle_s=30))
+    stream.close()

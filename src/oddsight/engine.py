@@ -77,6 +77,17 @@ class Engine:
         tracker = self.timeline.tracker if self.timeline is not None else None
         return tracker.event if tracker is not None and tracker.reported else None
 
+    @property
+    def tracked_event(self) -> Event | None:
+        """The event in progress, reported or not yet."""
+        return self.timeline.tracker.event if self.timeline is not None else None
+
+    @property
+    def scored_frame(self) -> int | None:
+        """The latest frame whose smoothed score is known (a windowed scorer's lag behind the stream)."""
+        last = self.timeline.last if self.timeline is not None else None
+        return None if last is None else int(last[0])
+
     def push(self, features: Features) -> list[Message]:
         """Sampled frames' features (one live frame, or a whole cached video) through the scorer and the timeline."""
         return self.push_scored(self.scorer.update(features), features.info.fps)

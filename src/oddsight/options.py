@@ -9,89 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError
 from oddsight.methods.registry import METHOD_NAMES as METHODS
 from oddsight.methods.registry import METHODS as SPECS
+from oddsight.option_fields import FIELDS
 
 # options that name a file or folder on the machine that runs the detection
 PATH_OPTIONS = ("model_path", "detector", "llm_path", "captions", "history")
 
-# option name -> DetectConfig field, where the two differ or the option maps one to one
-_CONFIG_FIELDS = {
-    "model": "model",
-    "model_path": "model_path",
-    "threshold": "threshold",
-    "smooth": "smooth_s",
-    "min_event": "min_event_s",
-    "merge_gap": "merge_gap_s",
-    "detector": "detector_path",
-    "batch_size": "batch_size",
-    "device": "device",
-    "frames_fps": "folder_fps",
-    "llm": "llm",
-    "llm_path": "llm_path",
-    "captions": "captions",
-    "captioner": "captioner",
-    "live": "live",
-    "warmup": "warmup_s",
-    "history": "history",
-}
-# option name -> LanguageParams field
-_LANGUAGE_FIELDS = {
-    "split": "split",
-    "context": "context",
-    "summary": "summary",
-    "window": "window_s",
-    "refine_k": "refine_k",
-    "chunk": "chunk_s",
-    "group": "group",
-}
 
-
-class DetectOptions(BaseModel):
-    """Every ``oddsight detect`` option (the ``eval`` ones are a subset), by its CLI name with ``_`` for ``-``."""
+class _Options(BaseModel):
+    """Every ``oddsight detect`` option (the other commands offer subsets), by its CLI name with ``_`` for ``-``:
+    the fields come from :data:`oddsight.option_fields.FIELDS`."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=True)  # non-finite numbers: DetectConfig's message
 
-    method: str = "novelty"
-    fps: float | None = None
-    stride: int | None = None
-    start: float = 0.0
-    end: float | None = None
-    model: str | None = None
-    model_path: str | None = None
-    detector: str | None = None
-    anomaly: list[str] | None = None
-    normal: list[str] | None = None
-    threshold: float | None = None
-    smooth: float | None = None
-    min_event: float = 1.0
-    merge_gap: float = 2.0
-    batch_size: int = 16
-    device: str = "auto"
-    no_cache: bool = False
-    frames_fps: float = 25.0
-    llm: str | None = None
-    llm_path: str | None = None
-    captions: str | None = None
-    captioner: str | None = None
-    split: str = "sentences"
-    context: str | None = None
-    summary: str = "join"
-    window: float = 10.0
-    refine_k: int = 10
-    chunk: float = 10.0
-    group: float = 0.0
-    no_reasons: bool = False
-    live: bool = False
-    warmup: float = 300.0
-    history: str | None = None
-
     @classmethod
-    def parse(cls, values: dict[str, Any]) -> DetectOptions:
+    def parse(cls, values: dict[str, Any]) -> _Options:
         """Options from a dict (a request body, a stored job); a bad value is one :class:`ConfigError`."""
         if not isinstance(values, dict):
             raise ConfigError(f"options must be an object of option names, got {type(values).__name__}")
@@ -114,21 +51,30 @@ class DetectOptions(BaseModel):
         else:
             fps = self.fps if self.fps is not None else SPECS[self.method].fps if self.method in SPECS else 2.0
             sampling = Sampling(fps=fps, start_s=self.start, end_s=self.end)
+        targets = {f.target: getattr(self, f.name) for f in FIELDS if f.target}
         return DetectConfig(
             method=self.method,
             sampling=sampling,
             anomaly_prompts=self.anomaly or None,
             normal_prompts=self.normal or None,
-            language=LanguageParams(**{f: getattr(self, name) for name, f in _LANGUAGE_FIELDS.items()}),
+            language=LanguageParams(**{t.removeprefix("language."): v for t, v in targets.items() if "." in t}),
             reasons=not self.no_reasons,
             use_cache=not self.no_cache,
             progress=progress,
-            **{f: getattr(self, name) for name, f in _CONFIG_FIELDS.items()},
+            **{t: v for t, v in targets.items() if "." not in t},
         )
 
     def changed(self) -> dict[str, Any]:
         """Only the options that differ from the defaults (what a job or result page shows)."""
         return self.model_dump(exclude_defaults=True)
+
+
+DetectOptions = create_model(
+    "DetectOptions",
+    __base__=_Options,
+    __module__=__name__,
+    **{f.name: (f.type, Field(f.default, description=f.help, strict=f.type is bool or None)) for f in FIELDS},  # type: ignore[call-overload]
+)
 
 
 def validation_message(exc: ValidationError) -> str:

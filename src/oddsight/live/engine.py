@@ -94,13 +94,14 @@ def check_live(config: DetectConfig) -> None:
 
 
 def make_engine(
-    config: DetectConfig, *, warmup_s: float = 300.0, camera: str = "camera", record: bool = False
+    config: DetectConfig, *, warmup_s: float | None = None, camera: str = "camera", record: bool = False
 ) -> LiveEngine:
-    """A camera's engine for ``config``'s method: its encoder, and the method's scorer in live mode."""
+    """A camera's engine for ``config``'s method: its encoder, and the method's scorer in live mode (``warmup_s``:
+    the config's unless given)."""
     from oddsight.models.loader import load_image_encoder
     from oddsight.pipeline import VisualDetection
 
-    config = replace(config, live=True, warmup_s=warmup_s)
+    config = replace(config, live=True, warmup_s=config.warmup_s if warmup_s is None else warmup_s)
     check_live(config)
     if method_spec(config.method).language:
         return _language_engine(config, camera, record)

@@ -79,9 +79,8 @@ class Monitor:
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
-        # the last sampled pictures, for the snapshot of a peak found later (a windowed scorer: a window late)
-        delay = getattr(self.engine.scorer, "delay_s", 0.0)
-        self._pictures: deque[tuple[int, Any]] = deque(maxlen=int(self.fps * (delay + 1.0)) + 2)
+        # the sampled pictures not scored yet (a windowed scorer: a window late, or more), for the peak's snapshot
+        self._pictures: deque[tuple[int, Any]] = deque()
         self._normal_seen: tuple | None = None
         self._normal_checked = 0.0
         self._load_feedback()
@@ -122,16 +121,20 @@ class Monitor:
         return closed
 
     def run(self, max_seconds: float | None = None) -> None:
-        """Score until the stream ends (a file), :meth:`stop` is called, or ``max_seconds`` of stream time."""
+        """Score until the stream ends (a file), :meth:`stop` is called, or ``max_seconds`` of stream time (or as
+        long, plus the open timeout, of wall time in which the stream sends no frame)."""
         self.recover()
+        # a stream that sends nothing (never connects, stalls) for that long, and the open timeout, stops too
+        idle_s = None if max_seconds is None else max_seconds + self.stream.open_timeout_s
         try:
-            for frame in self.stream.frames():
+            for frame in self.stream.frames(idle_s):
                 self._score(frame)
                 if max_seconds is not None and frame.t >= max_seconds:
                     break
         finally:
             self.stream.stop()
             for message in self.engine.close("the stream ended", self.stream.stats.decoded):
+                self._keep_peak(message.event)
                 self._emit(message, final=True)
             for pending in self._pending:
                 self._finish(pending.message)
@@ -164,11 +167,21 @@ class Monitor:
         for message in update.messages:
             self._keep_peak(message.event)
             self._emit(message)
-        if self.engine.open_event is not None:
-            self._keep_peak(self.engine.open_event)
+        tracked = self.engine.engine.tracked_event
+        if tracked is not None:
+            self._keep_peak(tracked)
+        self._forget_scored_pictures(frame.fps)
         for pending in [p for p in self._pending if frame.t >= p.ready_at]:
             self._pending.remove(pending)
             self._finish(pending.message)
+
+    def _forget_scored_pictures(self, fps: float) -> None:
+        """Pictures of frames scored more than a second ago: a peak among them is held already."""
+        scored = self.engine.engine.scored_frame
+        if scored is None:
+            return
+        while self._pictures and self._pictures[0][0] < scored - fps:
+            self._pictures.popleft()
 
     def _keep_peak(self, ev: Event) -> None:
         """Hold the picture of ``ev``'s peak frame (for its snapshot) while it is among the recent ones."""

@@ -25,6 +25,13 @@ from oddsight.video.source import is_stream_url
 log = logging.getLogger("oddsight.live")
 WALLCLOCK_FORMATS = {"mpjpeg", "mjpeg", "image2pipe"}
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# what a stream may do (refuse to open, drop, send garbage): reconnect; anything else is a bug and is raised
+
+
+def _stream_failures() -> tuple[type[BaseException], ...]:
+    import av
+
+    return (av.error.FFmpegError, OSError, EOFError, StreamError, VideoDecodeError)
 
 
 @dataclass
@@ -58,6 +65,7 @@ class StreamStats:
     lag_s: float = 0.0  # from a frame's decoding to the scorer taking it
     behind_s: float = 0.0  # how far decoding is behind the stream's own clock (a live stream only)
     decode_s: float = 0.0  # CPU seconds spent demuxing and decoding
+    last_error: str | None = None  # why the stream last failed to open or dropped (credentials hidden)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +78,7 @@ class StreamStats:
             "lag_s": round(self.lag_s, 3),
             "behind_s": round(self.behind_s, 3),
             "decode_s": round(self.decode_s, 3),
+            "last_error": self.last_error,
         }
 
 
@@ -143,6 +152,12 @@ class LiveStream:
         return av.open(self.url, **kwargs)
 
     def _run(self) -> None:
+        try:
+            self._reconnecting()
+        except BaseException as exc:  # not a stream's failure (a bug): the consumer raises it, no endless retry
+            self._put(exc)
+
+    def _reconnecting(self) -> None:
         attempt = 0
         index = 0
         base_t = 0.0
@@ -152,10 +167,12 @@ class LiveStream:
         while not self._stop.is_set():
             try:
                 container = self._open()
-            except Exception as exc:
+            except _stream_failures() as exc:
+                reason = redact_urls(str(exc)) or type(exc).__name__
                 if first_open and not self.reconnect:
-                    self._put(VideoDecodeError(f"{self.shown}: cannot be opened ({redact_urls(str(exc))})"))
+                    self._put(VideoDecodeError(f"{self.shown}: cannot be opened ({reason})"))
                     return
+                self._failed(reason, attempt)
                 outage_since = outage_since or time.time()
                 self._wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
                 attempt += 1
@@ -169,8 +186,9 @@ class LiveStream:
             self.stats.connected = True
             try:
                 index, last_t = self._read(container, index, base_t)
-            except Exception as exc:
-                log.warning("%s: stream lost (%s)", self.shown, redact_urls(str(exc)))
+            except _stream_failures() as exc:
+                self.stats.last_error = redact_urls(str(exc)) or type(exc).__name__
+                log.warning("%s: stream lost (%s)", self.shown, self.stats.last_error)
             finally:
                 self.stats.connected = False
                 self._keep_open(container)
@@ -180,6 +198,12 @@ class LiveStream:
             base_t = (last_t or base_t) + 1.0 / max(self.fps, 1.0)
             self._wait(BACKOFF_S[0])
         self._put(None)
+
+    def _failed(self, reason: str, attempt: int) -> None:
+        """A connection attempt failed: said once at first, then about every few minutes (the backoff's top)."""
+        self.stats.last_error = reason
+        if attempt == 0 or attempt % 10 == 0:
+            log.warning("%s: cannot connect (%s); retrying", self.shown, reason)
 
     def _read(self, container, index: int, base_t: float) -> tuple[int, float | None]:
         if not container.streams.video:
@@ -279,20 +303,29 @@ class LiveStream:
 
     # --- the consumer ------------------------------------------------------------------------------
 
-    def frames(self):
-        """The sampled frames, as they come; ends when the file ends or :meth:`stop` is called."""
+    def frames(self, idle_s: float | None = None):
+        """The sampled frames, as they come; ends when the file ends, :meth:`stop` is called, or when no frame has
+        come for ``idle_s`` seconds of wall time (a camera that never connects); once frames have come, an outage
+        may last the longest reconnect backoff more before it ends the stream."""
         self.start()
+        last = time.monotonic()
+        allowed = idle_s
         while True:
             try:
                 item = self._queue.get(timeout=0.5)
             except queue.Empty:
                 if self._stop.is_set() or not self._thread.is_alive():
                     return
+                if allowed is not None and time.monotonic() - last >= allowed:
+                    self.stop()
+                    return
                 continue
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
+            last = time.monotonic()
+            allowed = None if idle_s is None else idle_s + BACKOFF_S[-1]
             self.stats.lag_s = max(0.0, time.time() - item.wall)
             yield item
 

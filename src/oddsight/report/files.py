@@ -12,7 +12,7 @@ from oddsight.atomic import write_json as write_json_file
 from oddsight.result import DetectionResult
 from oddsight.version import __version__
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an event's reason is its own field (it was details["reason"]); events have ids
 EVENT_COLUMNS = [
     "video",
     "event",

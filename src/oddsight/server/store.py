@@ -354,7 +354,8 @@ class Store:
                         "idx": i,
                         **{k: e[k] for k in EVENT_FIELDS[4:12]},
                         "label": e.get("label"),
-                        "reason": e.get("reason"),
+                        "reason": e.get("reason")
+                        or (e.get("details") or {}).get("reason"),  # schema 1 kept it in details
                         "created_at": now,
                     },
                 )

@@ -1,0 +1,116 @@
+"""``oddsight watch`` (cameras and streams, live) and ``oddsight feedback`` (a false alarm or a confirmed event)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oddsight.cli.app import app
+from oddsight.cli.common import Errors, clock, config_from, fail, warn
+from oddsight.cli.options import QuietOpt, with_options
+from oddsight.option_fields import WATCH
+
+
+@app.command()
+@with_options(WATCH)
+def watch(
+    sources: Annotated[
+        list[str], typer.Argument(help="Cameras: rtsp://..., http://.../cam.mjpg, /dev/video0, or files.")
+    ],
+    alert: Annotated[
+        list[str] | None,
+        typer.Option("--alert", help="webhook:https://host/hook or mqtt://broker:1883/prefix; repeatable."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option("--webhook-secret", envvar="ODDSIGHT_WEBHOOK_SECRET", help="Sign webhooks (HMAC-SHA256)."),
+    ] = None,
+    clips: Annotated[
+        Path | None, typer.Option("--clips", help="Folder for snapshots, clips and each camera's events.jsonl.")
+    ] = None,
+    realtime: Annotated[bool, typer.Option("--realtime", help="Play files at their own frame rate.")] = False,
+    cooldown: Annotated[float, typer.Option("--cooldown", help="Seconds after an event before alerting again.")] = 0.0,
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every new/update/end message as a JSON line.")] = False,
+    quiet: QuietOpt = False,
+    options: dict | None = None,
+) -> None:
+    """Score cameras and streams as they arrive; events open and close live, with snapshots, clips and alerts."""
+    with Errors():
+        import threading
+
+        from oddsight.errors import ConfigError
+        from oddsight.live.alerts import make_sink
+        from oddsight.live.engine import LIVE_METHODS, make_engine
+        from oddsight.live.monitor import Monitor, camera_name
+        from oddsight.live.run import run_monitors
+
+        config = config_from({**(options or {}), "live": True}, LIVE_METHODS, progress=False)
+        fps = config.sampling.fps or 2.0
+        if clips is not None:
+            from oddsight.atomic import check_writable
+
+            check_writable(clips, folder=True)
+        names = [camera_name(s) for s in sources]
+        if len(set(names)) != len(names):
+            raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
+        lock = threading.Lock()
+
+        def say(payload: dict) -> None:
+            with lock:
+                if as_json:
+                    from oddsight.atomic import dumps
+
+                    typer.echo(dumps(payload))
+                elif not quiet:
+                    e = payload["event"]
+                    span = f"{clock(e['start_s'])}-{clock(e['end_s'])}"
+                    clip = f" clip {e['clip']}" if e.get("clip") else ""
+                    typer.echo(
+                        f"{payload['camera']}: {payload['type']:<6} {e['id']} {span} peak {e['peak_score']:.3f}{clip}"
+                    )
+
+        monitors = []
+        for source, name in zip(sources, names, strict=True):
+            sinks = [make_sink(spec, name, webhook_secret) for spec in alert or []]
+            engine = make_engine(config, camera=name)
+            monitors.append(Monitor(source, engine, fps, realtime, clips, sinks, say, camera=name, cooldown_s=cooldown))
+        errors = run_monitors(monitors, seconds)
+        silent = []
+        for m in monitors:
+            stats, cal = m.stream.stats, m.engine.calibration
+            if stats.sampled == 0 and not errors:
+                silent.append(f"{m.camera}: no frame received ({stats.last_error or 'the stream sent nothing'})")
+            elif cal.warming_up:
+                warn(
+                    f"{m.camera}: the stream ended {cal.warmup_s:g} s warm-up short of a threshold of its own: the "
+                    f"default {cal.threshold:g} held throughout (give --threshold or a shorter --warmup)"
+                )
+            if not quiet and not as_json:
+                typer.echo(
+                    f"{m.camera}: {stats.sampled} frames scored, {stats.dropped} dropped, "
+                    f"{stats.reconnects} reconnect(s); threshold {cal.threshold:g} ({cal.source})",
+                    err=True,
+                )
+        if errors:
+            raise errors[0]
+        if silent:
+            fail("; ".join(silent), 1)
+
+
+@app.command()
+def feedback(
+    event_id: Annotated[str, typer.Argument(help="The event's id (from the watch log or its alerts).")],
+    verdict: Annotated[str, typer.Argument(help="false-alarm | confirmed")],
+    clips: Annotated[Path, typer.Option("--clips", help="The --clips folder `oddsight watch` wrote.")] = Path("clips"),
+) -> None:
+    """Say an event was a false alarm (its scene joins the camera's normal memory) or confirm it."""
+    with Errors():
+        from oddsight.live.feedback import give_feedback
+
+        folder = give_feedback(clips, event_id, verdict)
+        typer.echo(f"{event_id}: {verdict} (camera {folder.name}; a running watch picks it up within seconds)")
