@@ -65,12 +65,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="ucf,ped2,avenue,vtest")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
+    parser.add_argument("--modes", default="offline,live,live + history", help="offline alone runs on older code")
     a = parser.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in a.only.split(","):
         if name == "vtest":
             for mode, extra in (("offline", []), ("live", ["--live"])):
+                if mode not in a.modes.split(","):
+                    continue
                 result = json.loads(
                     run("detect", str(DATA / "normal" / "vtest.avi"), "--json", "-q", "--out", str(a.out), *extra)
                 )
@@ -91,6 +94,8 @@ def main() -> None:
                 ("oneclass", "live", [*fitted, "--live"]),
             ]
         for method, mode, extra in plans:
+            if mode not in a.modes.split(","):
+                continue
             row = eval_row(name, method, mode, [*spec["args"], *extra])
             rows.append(row)
             print(

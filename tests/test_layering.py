@@ -63,6 +63,7 @@ LAYERS = (
             "oddsight.live",
             "oddsight.live.language",
             "oddsight.live.alerts",
+            "oddsight.live.dispatch",
             "oddsight.live.clips",
             "oddsight.live.feedback",
             "oddsight.live.stream",

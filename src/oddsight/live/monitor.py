@@ -1,16 +1,10 @@
-"""One camera watched live: its stream, the scoring engine, snapshots and clips, the alert channels and the
-event log.
-
-Every message is appended to ``<clips>/<camera>/events.jsonl`` and flushed to disk before it is sent anywhere,
-so a ``kill -9`` loses no event that was reported; at the next start, an event the log shows open is closed
-there with a note.
+"""One camera watched live: its stream, the scoring engine, snapshots and clips; what it says goes out through
+its :class:`~oddsight.live.dispatch.Dispatcher` (the event log first, then subscribers and alert channels).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import time
 from collections import deque
@@ -21,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from oddsight.live.alerts import Sink, body
+from oddsight.live.alerts import Sink
 from oddsight.live.clips import write_clip, write_snapshot
+from oddsight.live.dispatch import KEPT, Dispatcher
 from oddsight.live.engine import LiveEngine
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.redact import redact_urls
@@ -33,7 +28,6 @@ log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
 CLIP_POST_S = 3.0
 FEEDBACK_POLL_S = 5.0  # how often a running monitor looks for new false-alarm feedback
-KEPT = 20_000  # scores and messages a monitor keeps in memory (about 3 hours at 2 fps); the log keeps every message
 
 
 def camera_name(url: str) -> str:
@@ -72,10 +66,12 @@ class Monitor:
         self.folder = (self.out / self.camera) if self.out is not None else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
+        subscribers = [self.on_message] if self.on_message is not None else []
+        self.dispatch = Dispatcher(
+            self.camera, self.folder, self.sinks, subscribers, cooldown_s=self.cooldown_s, on_outage=self.on_outage
+        )
         self._pending: list[_PendingClip] = []
         self._peak_frame: dict[str, Any] = {}
-        self._last_end_wall = -1e18
-        self._silenced: set[str] = set()
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
@@ -86,39 +82,19 @@ class Monitor:
         self._load_feedback()
         # (frame, t, raw, smoothed) and the messages sent, the latest KEPT of each (a camera runs for months)
         self.scores: deque[tuple[int, float, float, float]] = deque(maxlen=KEPT)
-        self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
+
+    @property
+    def messages(self) -> deque[dict[str, Any]]:
+        """The latest messages sent (the log keeps every one)."""
+        return self.dispatch.messages
 
     @property
     def log_path(self) -> Path | None:
-        return self.folder / "events.jsonl" if self.folder is not None else None
+        return self.dispatch.log_path
 
     def recover(self) -> list[dict[str, Any]]:
         """Events the log shows open (the last run was killed): closed now, in the log, with a note."""
-        path = self.log_path
-        if path is None or not path.exists():
-            return []
-        text = path.read_text()
-        if text and not text.endswith("\n"):
-            with open(path, "a") as f:  # the kill cut the last line: end it, so what follows is a line of its own
-                f.write("\n")
-        open_events: dict[str, dict] = {}
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut off by the kill
-            ev = record.get("event", {})
-            if record.get("type") in ("new", "update"):
-                open_events[ev.get("id")] = record
-            elif record.get("type") == "end":
-                open_events.pop(ev.get("id"), None)
-        closed = []
-        for record in open_events.values():
-            ending = {**record, "type": "end", "time": round(time.time(), 3)}
-            ending["event"] = {**record["event"], "note": "closed on restart: the monitor stopped while it was open"}
-            self._append(ending)
-            closed.append(ending)
-        return closed
+        return self.dispatch.recover()
 
     def run(self, max_seconds: float | None = None) -> None:
         """Score until the stream ends (a file), :meth:`stop` is called, or ``max_seconds`` of stream time (or as
@@ -200,14 +176,9 @@ class Monitor:
 
     def _emit(self, message: Message, final: bool = False) -> None:
         ev = message.event
-        if message.type == "new":
-            if time.time() - self._last_end_wall < self.cooldown_s:
-                self._silenced.add(ev.id)  # within the cooldown: logged, not alerted
-            self._snapshot(ev)
-        elif message.type == "update":
+        if message.type in ("new", "update"):
             self._snapshot(ev)
         elif message.type == "end":
-            self._last_end_wall = time.time()
             self._save_embeddings(ev)
             if self.folder is not None and not final:
                 self._pending.append(_PendingClip(message, ev.end_s + CLIP_POST_S))
@@ -215,7 +186,7 @@ class Monitor:
             if self.folder is not None:
                 self._finish(message)
                 return
-        self._send(message)
+        self.dispatch.publish(message)
 
     def _load_feedback(self) -> None:
         """The camera's false alarms into the engine's normal memory (again whenever they change)."""
@@ -263,41 +234,14 @@ class Monitor:
         except Exception as exc:
             log.warning("%s: clip not written (%s)", self.camera, exc)
         self._peak_frame.pop(ev.id, None)
-        self._send(message)
-
-    def _send(self, message: Message) -> None:
-        payload = body(message, self.camera or "camera")
-        self._append(payload)
-        self.messages.append(payload)
-        if self.on_message is not None:
-            self.on_message(payload)
-        if message.event.id in self._silenced:
-            if message.type == "end":
-                self._silenced.discard(message.event.id)
-            return
-        for sink in self.sinks:
-            sink.send(payload)
+        self.dispatch.publish(message)
 
     def _log_outages(self) -> None:
-        """Each outage the stream got over, once: in ``outages.jsonl`` beside the event log, and to ``on_outage``."""
+        """Each outage the stream got over, once, to the dispatcher."""
         outages = self.stream.stats.outages
         while self._outages_logged < len(outages):
-            outage = outages[self._outages_logged]
             self._outages_logged += 1
-            log.warning("%s: stream was down %.1f s", self.camera, outage["s"])
-            if self.on_outage is not None:
-                self.on_outage(outage)
-            if self.folder is not None:
-                self._append({"type": "outage", "camera": self.camera, **outage}, self.folder / "outages.jsonl")
-
-    def _append(self, payload: dict[str, Any], path: Path | None = None) -> None:
-        path = path or self.log_path
-        if path is None:
-            return
-        with open(path, "a") as f:
-            f.write(json.dumps(payload) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+            self.dispatch.outage(outages[self._outages_logged - 1])
 
     def status(self) -> dict[str, Any]:
         return {

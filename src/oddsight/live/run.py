@@ -32,6 +32,5 @@ def run_monitors(monitors: list[Monitor], max_seconds: float | None = None) -> l
             t.join(10)
     finally:
         for m in monitors:
-            for sink in m.sinks:
-                sink.close()
+            m.dispatch.close()
     return errors

@@ -1,0 +1,116 @@
+"""Everything that leaves a camera's engine, in one place and one order (in the spirit of Frigate's ``comms/``):
+the camera's JSONL log first (fsynced, so a ``kill -9`` loses no reported event), the monitor's recent record, the
+subscribers (``watch --json``, the server's store), then the alert channels (webhook, MQTT), which a cooldown can
+hold back. Outages go the same way, to ``outages.jsonl`` and the subscribers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oddsight.live.alerts import Sink, body
+from oddsight.temporal.events import Message
+
+log = logging.getLogger("oddsight.live")
+KEPT = 20_000  # messages kept in memory (about 3 hours of a busy camera); the log keeps every one
+Subscriber = Callable[[dict[str, Any]], None]
+
+
+class Dispatcher:
+    """One camera's outbound messages: ``publish`` each, in order, to the log, the subscribers and the sinks."""
+
+    def __init__(
+        self,
+        camera: str,
+        folder: Path | None,
+        sinks: list[Sink],
+        subscribers: list[Subscriber],
+        *,
+        cooldown_s: float = 0.0,
+        on_outage: Callable[[dict[str, float]], None] | None = None,
+    ) -> None:
+        self.camera, self.folder, self.sinks, self.subscribers = camera, folder, sinks, subscribers
+        self.cooldown_s, self.on_outage = cooldown_s, on_outage
+        self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
+        self._silenced: set[str] = set()
+        self._last_end_wall = -1e18
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.folder / "events.jsonl" if self.folder is not None else None
+
+    def publish(self, message: Message) -> None:
+        """A message out: logged first, then to every subscriber, then alerted (unless in the cooldown)."""
+        ev = message.event
+        if message.type == "new" and time.time() - self._last_end_wall < self.cooldown_s:
+            self._silenced.add(ev.id)  # within the cooldown after the last event: logged, not alerted
+        if message.type == "end":
+            self._last_end_wall = time.time()
+        payload = body(message, self.camera)
+        self._append(payload)
+        self.messages.append(payload)
+        for subscriber in self.subscribers:
+            subscriber(payload)
+        if ev.id in self._silenced:
+            if message.type == "end":
+                self._silenced.discard(ev.id)
+            return
+        for sink in self.sinks:
+            sink.send(payload)
+
+    def outage(self, outage: dict[str, float]) -> None:
+        """An outage the stream got over: logged, in ``outages.jsonl``, and to ``on_outage``."""
+        log.warning("%s: stream was down %.1f s", self.camera, outage["s"])
+        if self.on_outage is not None:
+            self.on_outage(outage)
+        if self.folder is not None:
+            self._append({"type": "outage", "camera": self.camera, **outage}, self.folder / "outages.jsonl")
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Events the log shows open (the last run was killed): closed now, in the log, with a note."""
+        path = self.log_path
+        if path is None or not path.exists():
+            return []
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            with open(path, "a") as f:  # the kill cut the last line: end it, so what follows is a line of its own
+                f.write("\n")
+        open_events: dict[str, dict] = {}
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by the kill
+            ev = record.get("event", {})
+            if record.get("type") in ("new", "update"):
+                open_events[ev.get("id")] = record
+            elif record.get("type") == "end":
+                open_events.pop(ev.get("id"), None)
+        closed = []
+        for record in open_events.values():
+            ending = {**record, "type": "end", "time": round(time.time(), 3)}
+            ending["event"] = {**record["event"], "note": "closed on restart: the monitor stopped while it was open"}
+            self._append(ending)
+            closed.append(ending)
+        return closed
+
+    def close(self) -> None:
+        """The alert channels' threads end (after sending what they hold)."""
+        for sink in self.sinks:
+            sink.close()
+
+    def _append(self, payload: dict[str, Any], path: Path | None = None) -> None:
+        path = path or self.log_path
+        if path is None:
+            return
+        with open(path, "a") as f:
+            f.write(json.dumps(payload) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
