@@ -1,0 +1,147 @@
+"""What every source shares: the frame and video types, the source contract, and the decode primitives (the
+tolerant packet decoder, frame pairing for motion, the one RGB conversion), used by files, folders and streams."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from oddsight.video.sampling import Sampling
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+DEFAULT_FOLDER_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a source before (and, for ``frame_count``, after) decoding."""
+
+    source: str
+    kind: str  # "file" | "frames" | "stream"
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None
+    duration_s: float | None
+    codec: str | None = None
+
+
+@dataclass
+class DecodedFrame:
+    index: int
+    t: float
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    previous: np.ndarray | None = None  # when asked for: the frame decoded just before (after, for the first)
+
+
+@dataclass
+class DecodeReport:
+    """Filled while iterating: how many frames were decoded, and what went wrong on the way."""
+
+    frames_decoded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class FrameSource(ABC):
+    """A source of frames; iterate with :meth:`frames`. ``report`` is filled as frames are read."""
+
+    info: VideoInfo
+
+    def __init__(self) -> None:
+        self.report = DecodeReport()
+
+    @abstractmethod
+    def frames(
+        self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
+    ) -> Iterator[DecodedFrame]:
+        """Yield the kept frames as RGB arrays, resized to ``size=(width, height)`` when given.
+
+        With ``previous``, each kept frame also carries the frame decoded just before it (motion features
+        compare the two); only kept frames and their predecessors are converted.
+        """
+
+    @property
+    def is_live(self) -> bool:
+        return self.info.kind == "stream"
+
+
+def is_stream_url(spec: str) -> bool:
+    return spec.lower().startswith(STREAM_PREFIXES) or spec.startswith("/dev/video")
+
+
+def _av():
+    import av
+
+    return av
+
+
+@dataclass
+class _Skipped:
+    """How many packets the decoder refused (corrupt data it could not conceal)."""
+
+    count: int = 0
+
+
+def _decode_tolerant(container, stream, skipped: _Skipped) -> Iterator:
+    """Decoded frames of ``stream``, packet by packet: a corrupt packet is skipped (and counted) and decoding goes
+    on, as FFmpeg can from the next keyframe, instead of stopping the whole video at the first bad byte. Errors
+    reading the container itself (a truncated file, a dropped connection) still end it."""
+    av = _av()
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            skipped.count += 1
+            continue
+        yield from frames
+
+
+class _Pairs:
+    """Turns decoded frames into :class:`DecodedFrame` values, each kept frame with the frame decoded before it
+    when ``enabled`` (motion compares the two). The very first frame has none before it: it waits for the frame
+    after it instead (motion magnitude reads the same either way), so no sample is lost."""
+
+    def __init__(self, size: tuple[int, int] | None, enabled: bool) -> None:
+        self.size = size
+        self.enabled = enabled
+        self.last = None
+        self.pending: DecodedFrame | None = None
+
+    def step(self, index: int, t: float, frame, keep: bool) -> list[DecodedFrame]:
+        out = []
+        if self.pending is not None:
+            out.append(replace(self.pending, previous=to_rgb(frame, self.size)))
+            self.pending = None
+        if keep:
+            image = to_rgb(frame, self.size)
+            if not self.enabled:
+                out.append(DecodedFrame(index, t, image))
+            elif self.last is None:
+                self.pending = DecodedFrame(index, t, image)
+            else:
+                out.append(DecodedFrame(index, t, image, to_rgb(self.last, self.size)))
+        self.last = frame if self.enabled else None
+        return out
+
+    def flush(self) -> list[DecodedFrame]:
+        """The first frame of a one-frame video, still without a partner (previous stays None)."""
+        out = [self.pending] if self.pending is not None else []
+        self.pending = None
+        return out
+
+
+def to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    """A decoded frame as RGB, resized with area averaging: the one conversion of every source and stream."""
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(":")[0].strip() or type(exc).__name__
