@@ -56,12 +56,15 @@ class JobTables(StoreBase):
         return bool(row and row[0])
 
     def finish_job(self, job_id: str, state: str, error: str | None = None, output: Any = None) -> None:
-        """A job's end; ``output`` (an evaluation's report) is stored as JSON with it."""
+        """A job's end; ``output`` (an evaluation's report) is stored as JSON with it. A cancelled job keeps the
+        reason it was cancelled for (its video deleted), if any."""
+        saved = None if output is None else json.dumps(output)
         with self.connect() as con:
             con.execute(
-                "UPDATE jobs SET state=?, error=?, output=?, finished_at=?, "
+                "UPDATE jobs SET state=?, error=CASE WHEN ?='cancelled' THEN COALESCE(?, error) ELSE ? END, "
+                "output=?, finished_at=?, "
                 "progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
-                (state, error, None if output is None else json.dumps(output), time.time(), state, job_id),
+                (state, state, error, error, saved, time.time(), state, job_id),
             )
 
     def cancel_job(self, job_id: str) -> dict | None:

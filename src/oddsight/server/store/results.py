@@ -19,12 +19,17 @@ class ResultTables(StoreBase):
         options: dict[str, Any],
         video_id: str | None,
         job_id: str | None = None,
-    ) -> str:
+    ) -> str | None:
         """A result (the ``detect`` JSON document) and one row per event, in one transaction; with ``job_id``
-        the job is marked done in the same transaction."""
+        the job is marked done in the same transaction. A job asked to stop meanwhile (cancelled, or its video
+        deleted: ``delete_video`` asks) keeps no result: the job ends cancelled, with the reason, and None is
+        returned."""
         result_id = new_id()
         now = time.time()
         with self.connect() as con:
+            if job_id is not None and _stopped(con, job_id):
+                con.execute("UPDATE jobs SET state='cancelled', finished_at=? WHERE id=?", (now, job_id))
+                return None
             insert_row(
                 con,
                 "results",
@@ -132,3 +137,8 @@ class ResultTables(StoreBase):
             if note is not None:
                 con.execute("UPDATE events SET note=? WHERE id=?", (note, event_id))
         return self.event(event_id)
+
+
+def _stopped(con, job_id: str) -> bool:
+    row = con.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
+    return bool(row and row[0])

@@ -92,6 +92,11 @@ EVENT_FIELDS = (
 )
 
 
+def video_gone(video_id: str) -> str:
+    """A job's error when its video was deleted before it finished."""
+    return f"video {video_id} was deleted while the job waited or ran: no result kept"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
 

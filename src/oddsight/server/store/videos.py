@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from oddsight.server.store.base import StoreBase
-from oddsight.server.store.schema import all_rows, first_row, insert_row, new_id
+from oddsight.server.store.schema import all_rows, first_row, insert_row, new_id, video_gone
 
 
 class VideoTables(StoreBase):
@@ -45,8 +45,16 @@ class VideoTables(StoreBase):
             return first_row(con.execute("SELECT * FROM videos WHERE path=?", (path,)))
 
     def delete_video(self, video_id: str) -> bool:
-        """The video, its results and their events, in one transaction."""
+        """The video, its results and their events, in one transaction; its queued analyses are cancelled and
+        its running ones asked to stop (a worker that finishes anyway keeps no result: see ``add_result``)."""
+        gone = video_gone(video_id)
         with self.connect() as con:
+            con.execute(
+                "UPDATE jobs SET state='cancelled', error=?, finished_at=? WHERE video_id=? AND state IN "
+                "('queued','interrupted')",
+                (gone, time.time(), video_id),
+            )
+            con.execute("UPDATE jobs SET cancel=1, error=? WHERE video_id=? AND state='running'", (gone, video_id))
             con.execute("DELETE FROM events WHERE video_id=?", (video_id,))
             con.execute("DELETE FROM results WHERE video_id=?", (video_id,))
             return con.execute("DELETE FROM videos WHERE id=?", (video_id,)).rowcount > 0
