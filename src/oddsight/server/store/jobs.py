@@ -55,6 +55,12 @@ class JobTables(StoreBase):
             row = con.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
         return bool(row and row[0])
 
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether someone asked the job to stop (a read: no progress written)."""
+        with self.read() as con:
+            row = con.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
     def finish_job(self, job_id: str, state: str, error: str | None = None, output: Any = None) -> None:
         """A job's end; ``output`` (an evaluation's report) is stored as JSON with it. A cancelled job keeps the
         reason it was cancelled for (its video deleted), if any."""
