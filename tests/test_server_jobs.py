@@ -87,3 +87,53 @@ def test_cancelling_a_language_job_stops_it_between_caption_batches(tmp_path, vi
     Runner(store).run(job)
     assert store.job(job["id"])["state"] == "cancelled"
     assert captioner.calls == 1  # stopped after the first batch, not after captioning the whole video
+
+
+# --- a frame folder's frame rate is the video's, stored at registration ----------------------------------------
+
+
+def test_a_frame_folders_stored_rate_is_used_by_its_analysis(tmp_path, frame_folder, monkeypatch):
+    import oddsight.report.files
+    from tests.test_server_store import DOC
+
+    store = Store(tmp_path / "data")
+    video_id = store.add_video("frames", str(frame_folder), "media", {"fps": 5.0}, None)["id"]
+    store.add_job("analysis", {"frames_fps": 25.0, "model": "motion"}, video_id)  # e.g. queued before the rule
+    job = store.claim_job(1)
+    seen = []
+
+    class Session:
+        def run(self, path, on_progress=None):
+            return object()
+
+    runner = Runner(store)
+    monkeypatch.setattr(runner, "_detection", lambda key, options: (seen.append(options) or Session(), None))
+    monkeypatch.setattr(oddsight.report.files, "result_to_dict", lambda _: json.loads(json.dumps(DOC)))
+    runner.run(job)
+    assert store.job(job["id"])["state"] == "done"
+    assert seen[0].frames_fps == 5.0 and store.results()[0]["options"]["frames_fps"] == 5.0
+
+
+def test_frames_fps_that_disagrees_with_the_stored_rate_is_refused(tmp_path, frame_folder, video):
+    from fastapi.testclient import TestClient
+
+    from oddsight.server.app import Settings, create_app
+
+    app = create_app(Settings(data=tmp_path / "data", media=[tmp_path], workers=0))
+    with TestClient(app, base_url="http://127.0.0.1/api/v1") as api:
+        folder = api.post("/videos/register", json={"path": "frames", "frames_fps": 5})
+        assert folder.status_code == 201 and folder.json()["fps"] == 5.0
+        again = api.post("/videos/register", json={"path": "frames", "frames_fps": 6})
+        assert again.status_code == 422 and "registered at 5 fps" in again.json()["detail"]
+        assert api.post("/videos/register", json={"path": "frames"}).status_code == 200
+        folder_id = folder.json()["id"]
+        refused = api.post("/analyses", json={"video_id": folder_id, "frames_fps": 25, "model": "motion"})
+        assert refused.status_code == 422 and "frames_fps" in refused.json()["detail"]
+        for agreeing in ({"frames_fps": 5}, {}):
+            reply = api.post("/analyses", json={"video_id": folder_id, "model": "motion", **agreeing})
+            assert reply.status_code == 202, reply.text
+        file_id = api.post("/videos/register", json={"path": video.name}).json()["id"]
+        reply = api.post("/analyses", json={"video_id": file_id, "frames_fps": 7, "model": "motion"})
+        assert reply.status_code == 202  # a file's rate is its decoder's: frames_fps does not apply to it
+        fit = api.post("/detectors", json={"video_ids": [folder_id], "frames_fps": 25, "model": "motion"})
+        assert fit.status_code == 422 and "registered at 5 fps" in fit.json()["detail"]

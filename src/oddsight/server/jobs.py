@@ -20,6 +20,7 @@ from typing import Any
 from oddsight.errors import ConfigError, OddsightError
 from oddsight.llm.base import LLM, Messages
 from oddsight.redact import redact_urls
+from oddsight.server.media import folder_fps
 from oddsight.server.store import Store
 
 log = logging.getLogger("oddsight.server")
@@ -159,8 +160,11 @@ class Runner:
         video = self.store.video(job["video_id"])
         if video is None:
             raise ConfigError(f"video {job['video_id']} was deleted")
-        options = DetectOptions.parse(job["options"])
-        session, llm = self._detection(json.dumps(job["options"], sort_keys=True), options)
+        values = dict(job["options"])
+        if folder_fps(video) is not None:  # a frame folder plays at the rate stored with it, whatever the job says
+            values["frames_fps"] = folder_fps(video)
+        options = DetectOptions.parse(values)
+        session, llm = self._detection(json.dumps(values, sort_keys=True), options)
         progress = _Progress(self.store, job["id"])
         if llm is not None:
             llm.check = progress.check
@@ -186,6 +190,9 @@ class Runner:
         videos = [self.store.video(v) for v in opts.pop("video_ids")]
         if any(v is None for v in videos):
             raise ConfigError("a video chosen for fitting was deleted")
+        rates = [fps for fps in map(folder_fps, videos) if fps is not None]
+        if rates:  # frame folders are fitted at their stored rate (the API refuses folders at different rates)
+            opts["frames_fps"] = rates[0]
         name = opts.pop("name", None) or "detector"
         kind = opts.pop("kind", None)
         fit_params = {k: opts.pop(k) for k in ("nu", "k") if k in opts}

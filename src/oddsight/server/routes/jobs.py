@@ -15,9 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from oddsight.errors import ConfigError
 from oddsight.evaluate.datasets import KINDS
 from oddsight.options import METHODS, DetectOptions
 from oddsight.redact import redact_value
+from oddsight.server import media
 from oddsight.server.routes.checks import check_model, detection_options, option_values
 from oddsight.server.routes.deps import Flag, OptionsRoute, SettingsDep, StoreDep, found, inside_media
 
@@ -61,7 +63,8 @@ ANALYSIS_OWN = ("video_id", "detector_id")
 
 @router.post("/analyses", status_code=202, response_model=JobRef, summary="Score a stored video")
 def start_analysis(body: AnalysisBody, store: StoreDep, settings: SettingsDep) -> dict:
-    found(store.video(body.video_id), "video", body.video_id)
+    video = found(store.video(body.video_id), "video", body.video_id)
+    media.check_folder_fps(video, body.frames_fps if "frames_fps" in body.model_fields_set else None)
     values = option_values(body, ANALYSIS_OWN)
     options = detection_options(store, settings, values, METHODS, body.detector_id)
     job = store.add_job("analysis", options, body.video_id)
@@ -112,14 +115,21 @@ class FitBody(BaseModel):
     fps: float | None = Field(None, gt=0, le=1000)
     stride: int | None = Field(None, ge=1)
     model: str | None = None
-    frames_fps: float = Field(25.0, gt=0, le=1000)
+    frames_fps: float | None = Field(
+        None, gt=0, le=1000, description="Must agree with the frame folders' stored rate (they are fitted at it)"
+    )
 
 
 @router.post("/detectors", status_code=202, response_model=JobRef, summary="Fit a one-class detector (a job)")
 def fit_detector(body: FitBody, store: StoreDep) -> dict:
     body.video_ids = list(dict.fromkeys(body.video_ids))  # each video once
-    for video_id in body.video_ids:
-        found(store.video(video_id), "video", video_id)
+    videos = [found(store.video(video_id), "video", video_id) for video_id in body.video_ids]
+    rates = {fps for fps in map(media.folder_fps, videos) if fps is not None}
+    if len(rates) > 1:
+        shown = ", ".join(f"{fps:g}" for fps in sorted(rates))
+        raise ConfigError(f"the frame folders to fit were registered at different rates ({shown} fps)")
+    for video in videos:
+        media.check_folder_fps(video, body.frames_fps)
     values = body.model_dump(exclude_none=True)
     config = DetectOptions.parse({k: values[k] for k in ("fps", "stride", "model", "frames_fps") if k in values})
     check_model(config.to_config())

@@ -92,6 +92,8 @@ def register_video(body: RegisterBody, response: Response, store: StoreDep, sett
     real = inside_media(settings, body.path)
     existing = store.video_by_path(str(real))
     if existing is not None:
+        if "frames_fps" in body.model_fields_set:
+            media.check_folder_fps(existing, body.frames_fps)
         response.status_code = 200
         return public(existing)
     info = media.probe(real, folder_fps=body.frames_fps)
