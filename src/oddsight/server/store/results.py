@@ -58,7 +58,8 @@ class ResultTables(StoreBase):
                         "idx": i,
                         **{k: e[k] for k in EVENT_FIELDS[4:12]},
                         "label": e.get("label"),
-                        "reason": e.get("reason"),
+                        "reason": e.get("reason")
+                        or (e.get("details") or {}).get("reason"),  # schema 1 kept it in details
                         "created_at": now,
                     },
                 )
