@@ -195,7 +195,7 @@ def test_the_worker_keeps_no_result_when_the_video_goes_mid_run(tmp_path, monkey
             return object()
 
     runner = Runner(store)
-    monkeypatch.setattr(runner, "_detection", lambda *_: Session())
+    monkeypatch.setattr(runner, "_detection", lambda *_: (Session(), None))
     monkeypatch.setattr(oddsight.report.files, "result_to_dict", lambda _: json.loads(json.dumps(DOC)))
     runner.run(job)
     job = store.job(job_id)
