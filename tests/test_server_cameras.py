@@ -208,3 +208,129 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
 def _scored_id(c: httpx.Client, camera_id: str, n: int) -> bool:
     status = c.get(f"/cameras/{camera_id}").json()["status"]
     return bool(status and status["stream"]["sampled"] >= n)
+
+
+# --- the supervisor itself, with stand-in processes ----------------------------------------------------------
+
+
+class _FakeProcess:
+    """A camera process that never runs: ``exitcode`` says whether it has ended."""
+
+    def __init__(self, target, args, daemon) -> None:
+        self.camera_id, self.exitcode, self.pid = args[1], None, None
+
+    def start(self) -> None:
+        pass
+
+    def terminate(self) -> None:
+        self.exitcode = -15
+
+    def kill(self) -> None:
+        self.exitcode = -9
+
+    def join(self, timeout=None) -> None:
+        pass
+
+
+class _FakeContext:
+    def __init__(self) -> None:
+        self.started: list[_FakeProcess] = []
+
+    def Process(self, target, args, daemon):  # multiprocessing's name
+        proc = _FakeProcess(target, args, daemon)
+        self.started.append(proc)
+        return proc
+
+    def count(self, camera_id: str) -> int:
+        return sum(p.camera_id == camera_id for p in self.started)
+
+
+@pytest.fixture
+def supervisor(tmp_path, monkeypatch):
+    from oddsight.server import cameras as cameras_module
+    from oddsight.server.camera_store import CameraStore
+    from oddsight.server.store import Store
+
+    monkeypatch.setattr(cameras_module, "RESTART_BACKOFF_S", (0.0,))  # due as soon as it is found dead
+    store = Store(tmp_path / "data")
+    for name in ("a", "b"):
+        row = {"id": name, "name": name, "url": f"rtsp://h/{name}", "options": {}, "fps": 2.0, "warmup_s": 0.0}
+        CameraStore(store).add(row)
+    sup = cameras_module.CameraProcesses(store)
+    sup._ctx = _FakeContext()
+    for name in ("a", "b"):
+        sup.launch(name)
+    yield sup
+    sup.stop(timeout=0)
+
+
+def _kill_all(sup) -> None:
+    for proc in sup._ctx.started:
+        proc.exitcode = 1
+
+
+def test_a_camera_deleted_while_due_to_restart_leaves_the_others_restarting(supervisor, caplog):
+    """``stop_camera`` (a delete) lands while the supervisor is deciding camera a's restart: a is gone, b still
+    restarts, and nothing fails (it used to raise KeyError out of the supervisor's thread, ending every restart)."""
+    import threading
+
+    sup = supervisor
+    _kill_all(sup)
+    sup.check()  # both found dead: due at once
+    assert set(sup._due) == {"a", "b"}
+
+    deleting: list[threading.Thread] = []
+
+    class RacyDue(dict):
+        def get(self, key, default=None):
+            value = super().get(key, default)
+            if key == "a" and not deleting:  # the delete arrives now, from a request thread
+                deleting.append(threading.Thread(target=sup.stop_camera, args=("a", 0)))
+                deleting[0].start()
+                deleting[0].join(0.3)
+            return value
+
+    sup._due = RacyDue(sup._due)
+    with caplog.at_level("ERROR", logger="oddsight.server"):
+        sup.check()
+        deleting[0].join(5)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert "a" not in sup._procs and "a" not in sup._due
+    assert sup._ctx.count("b") == 2 and sup._procs["b"].exitcode is None  # b restarted
+
+    _kill_all(sup)  # and the supervisor goes on: b dies again and comes back again
+    sup.check()
+    sup.check()
+    assert sup._ctx.count("b") == 3 and sup._ctx.count("a") <= 2 and "a" not in sup._procs
+
+
+def test_the_supervisor_loop_survives_an_exception(supervisor, monkeypatch):
+    """A check that raises (the store locked, a bug) is logged and the loop goes on; one camera whose check
+    raises does not keep the others from restarting."""
+    import threading
+
+    sup = supervisor
+    real_camera = sup.cameras.camera
+
+    def camera(camera_id):
+        if camera_id == "a":
+            raise RuntimeError("database is locked")
+        return real_camera(camera_id)
+
+    monkeypatch.setattr(sup.cameras, "camera", camera)
+    real_check, failures = sup.check, [RuntimeError("boom")] * 2
+
+    def flaky_check():
+        if failures:
+            raise failures.pop()
+        real_check()
+
+    sup.check = flaky_check
+    sup.watch_s = 0.01
+    _kill_all(sup)
+    sup._thread = threading.Thread(target=sup._watch, daemon=True)
+    sup._thread.start()
+    _until("b restarted", lambda: sup._ctx.count("b") >= 2, 5, 0.02)
+    assert sup._thread.is_alive() and not failures
+    sup._stop.set()
+    sup._thread.join(2)

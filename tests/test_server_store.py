@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -141,3 +142,62 @@ def test_camera_messages_become_one_event_row_and_a_restart_closes_an_open_one(t
     assert [s["t"] for s in cams.scores("door", since=now)] == [1.0]
     assert [s["t"] for s in cams.scores("door")] == [0.5, 1.0]
     assert cams.delete("door") and cams.events("door") == [] and cams.scores("door") == []
+
+
+# --- a video deleted while its analysis waits or runs --------------------------------------------------------
+
+
+def _video_and_job(store: Store) -> tuple[str, str]:
+    video = store.add_video("a.mp4", "/nowhere/a.mp4", "media", {"fps": 10.0}, None)
+    job = store.add_job("analysis", {}, video["id"])
+    return video["id"], job["id"]
+
+
+def test_a_result_for_a_video_deleted_meanwhile_is_dropped(tmp_path):
+    store = Store(tmp_path / "s")
+    video_id, job_id = _video_and_job(store)
+    assert store.claim_job(1)["id"] == job_id
+    store.delete_video(video_id)
+    assert store.job(job_id)["cancel"]  # the running job is asked to stop
+    assert store.add_result(DOC, {}, video_id, job_id=job_id) is None  # its worker finished anyway
+    assert store.results() == [] and store.events() == []
+    job = store.job(job_id)
+    assert job["state"] == "cancelled" and job["result_id"] is None
+    assert f"video {video_id} was deleted" in job["error"]
+
+
+def test_a_queued_analysis_of_a_deleted_video_is_cancelled(tmp_path):
+    store = Store(tmp_path / "s")
+    video_id, job_id = _video_and_job(store)
+    _, other_job = _video_and_job(store)
+    store.delete_video(video_id)
+    job = store.job(job_id)
+    assert job["state"] == "cancelled" and "was deleted" in job["error"]
+    assert store.claim_job(1)["id"] == other_job  # the other video's job is untouched
+
+
+@pytest.mark.parametrize("progress_after", [False, True])
+def test_the_worker_keeps_no_result_when_the_video_goes_mid_run(tmp_path, monkeypatch, progress_after):
+    """The video is deleted while the worker scores it: the worker either stops at its next progress check or
+    finishes; either way no result is stored and the job says why."""
+    import oddsight.report.files
+    from oddsight.server.jobs import Runner
+
+    store = Store(tmp_path / "s")
+    video_id, job_id = _video_and_job(store)
+    job = store.claim_job(1)
+
+    class Session:
+        def run(self, path, on_progress=None):
+            store.delete_video(video_id)  # a DELETE /videos/{id} arrives mid-run
+            if progress_after:
+                on_progress(1, 2)
+            return object()
+
+    runner = Runner(store)
+    monkeypatch.setattr(runner, "_detection", lambda *_: (Session(), None))
+    monkeypatch.setattr(oddsight.report.files, "result_to_dict", lambda _: json.loads(json.dumps(DOC)))
+    runner.run(job)
+    job = store.job(job_id)
+    assert job["state"] == "cancelled" and f"video {video_id} was deleted" in job["error"]
+    assert store.results() == [] and store.events() == []

@@ -15,6 +15,7 @@ from oddsight.config import DetectConfig
 from oddsight.errors import ConfigError, InputError
 from oddsight.features.cache import FeatureCache
 from oddsight.features.extract import Progress
+from oddsight.llm.base import LLM
 from oddsight.methods.registry import LANGUAGE_METHODS
 from oddsight.models.base import ImageEncoder
 from oddsight.pipeline import VisualDetection
@@ -25,7 +26,11 @@ class Detection:
     """A reusable detection session for any method: models load once, many videos run."""
 
     def __init__(
-        self, config: DetectConfig, cache: FeatureCache | None = None, encoder: ImageEncoder | None = None
+        self,
+        config: DetectConfig,
+        cache: FeatureCache | None = None,
+        encoder: ImageEncoder | None = None,
+        llm: LLM | None = None,
     ) -> None:
         if not isinstance(config, DetectConfig):
             raise ConfigError(f"config must be a DetectConfig, got {config!r}")
@@ -33,6 +38,7 @@ class Detection:
         self.visual = VisualDetection(config, cache=cache, encoder=encoder)
         self.model_id = self.visual.model_id
         self._language = None
+        self._llm = llm  # the language methods' LLM, when the caller made it (else the config's, on first use)
 
     @property
     def language(self):
@@ -40,16 +46,16 @@ class Detection:
         if self._language is None:
             from oddsight.language.session import LanguageSession
 
-            self._language = LanguageSession(self.config)
+            self._language = LanguageSession(self.config, llm=self._llm)
         return self._language
 
     def run(self, video: str | Path, on_progress: Progress | None = None) -> DetectionResult:
-        """Scores and events for one video (file, frame folder or stream URL); the visual methods call
-        ``on_progress(done, expected)`` as frames are encoded (the language methods do not yet)."""
+        """Scores and events for one video (file, frame folder or stream URL); ``on_progress(done, expected)`` is
+        called as frames are encoded (visual methods) or captioned (language methods); it may raise to stop."""
         if not isinstance(video, (str, os.PathLike)):
             raise InputError(f"a video is a path or URL, got {video!r}")
         if self.config.method in LANGUAGE_METHODS:
-            return self._watched(video) if self.config.live else self.language.run_video(video)
+            return self._watched(video) if self.config.live else self.language.run_video(video, on_progress)
         return self.visual.run(video, on_progress)
 
     def _watched(self, video: str | Path) -> DetectionResult:

@@ -15,6 +15,7 @@ from oddsight.config import DetectConfig
 from oddsight.engine import Engine
 from oddsight.errors import ConfigError, InputError
 from oddsight.extras import EXTRAS, require_extra
+from oddsight.features.extract import Progress, expected_samples
 from oddsight.language.captions import TextSegment, read_captions
 from oddsight.language.methods import LanguageScorer, TextScores
 from oddsight.llm.base import LLM
@@ -63,8 +64,9 @@ class LanguageSession:
     def prepare(self, videos: list[list[TextSegment]]) -> None:
         self.scorer.prepare(videos)
 
-    def run_video(self, video: str | Path) -> DetectionResult:
-        """Captions for ``video`` (from ``config.captions`` or the captioner), then :meth:`score`."""
+    def run_video(self, video: str | Path, on_progress: Progress | None = None) -> DetectionResult:
+        """Captions for ``video`` (from ``config.captions`` or the captioner), then :meth:`score`;
+        ``on_progress(done, expected)`` after each batch of captioned frames."""
         from oddsight.video.source import open_source
 
         c = self.config
@@ -74,7 +76,7 @@ class LanguageSession:
         if c.captions:
             segments = read_captions(Path(c.captions), fps=info.fps, video=Path(str(video)).name)
         elif c.captioner:
-            segments, warnings = self._caption(video, source)
+            segments, warnings = self._caption(video, source, on_progress)
         else:
             raise ConfigError(
                 f"--method {c.method} needs captions: --captions FILE (made elsewhere) or --captioner "
@@ -85,7 +87,7 @@ class LanguageSession:
             warnings.append(f"captions reach frame {max(s.end for s in segments)} of a {n_frames}-frame video")
         return self.score(info, segments, n_frames, warnings)
 
-    def _caption(self, video: str | Path, source) -> tuple[list[TextSegment], list[str]]:
+    def _caption(self, video: str | Path, source, on_progress: Progress | None) -> tuple[list[TextSegment], list[str]]:
         from tqdm.auto import tqdm
 
         from oddsight.features.cache import content_hash
@@ -112,6 +114,8 @@ class LanguageSession:
                     segments += captioner.caption(frames)
                     bar.update(len(frames))
                     frames = []
+                    if on_progress is not None:
+                        on_progress(len(indices), expected_samples(source, c.sampling))
             if frames:
                 segments += captioner.caption(frames)
                 bar.update(len(frames))

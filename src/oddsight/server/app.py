@@ -10,7 +10,6 @@ import fcntl
 import logging
 import sqlite3
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -31,7 +30,6 @@ from oddsight.server.auth import (
     Sessions,
     Throttle,
     TokenAuth,
-    check_token,
     client_of,
     session_cookie,
     token_ok,
@@ -40,6 +38,7 @@ from oddsight.server.camera_store import CameraStore
 from oddsight.server.cameras import CameraProcesses
 from oddsight.server.guard import HostNames, RequestGuard
 from oddsight.server.jobs import Workers
+from oddsight.server.settings import Settings
 from oddsight.server.store import Store
 from oddsight.version import __version__
 
@@ -48,35 +47,6 @@ WEB = Path(__file__).parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 UPLOAD_PATH = "/api/v1/videos"
 LOCK_FILE = "server.lock"
-
-
-@dataclass
-class Settings:
-    """How one server runs: where its data lives, which folders it may read, its token and limits, the names it
-    answers to and the LLM endpoints it may send its API key to."""
-
-    data: Path
-    media: list[Path] = field(default_factory=list)
-    token: str | None = None
-    workers: int = 1
-    max_upload_mb: float = 2048.0
-    max_body_mb: float = 1.0
-    host: str = "127.0.0.1"
-    allowed_hosts: list[str] = field(default_factory=list)
-    llm_endpoints: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        from oddsight.llm.openai_http import allowed_endpoints
-
-        check_token(self.token)
-        self.data = Path(self.data)
-        self.llm_endpoints = allowed_endpoints(tuple(self.llm_endpoints)) or []
-        self.media = [Path(m).resolve() for m in self.media]
-        for m in self.media:
-            if not m.is_dir():
-                raise ConfigError(f"--media {m}: no such folder")
-        if self.workers < 0:
-            raise ConfigError(f"--workers must be >= 0, got {self.workers}")
 
 
 def _status(exc: OddsightError) -> int:
@@ -91,8 +61,7 @@ def _status(exc: OddsightError) -> int:
 
 def create_app(settings: Settings) -> FastAPI:
     """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
-    from oddsight.server.api import router
-    from oddsight.server.camera_api import router as camera_router
+    from oddsight.server.routes import ROUTERS
 
     store = Store(settings.data)
 
@@ -155,8 +124,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    app.include_router(router, prefix="/api/v1")
-    app.include_router(camera_router, prefix="/api/v1")
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
     _pages(app, settings, sessions, throttle)
     app.add_middleware(TokenAuth, token=settings.token, sessions=sessions, throttle=throttle)
     app.add_middleware(

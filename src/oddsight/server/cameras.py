@@ -27,6 +27,7 @@ from oddsight.server.store import Store
 log = logging.getLogger("oddsight.server")
 HEARTBEAT_S = 1.0
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+WATCH_S = 1.0  # how often the supervisor looks at the camera processes
 STABLE_S = 60.0  # a process that ran this long before it died starts the backoff over
 LIVE_PICTURE = "live.jpg"
 RESTART_NOTE = "closed on restart: the camera's monitor stopped while it was open"
@@ -171,6 +172,7 @@ class CameraProcesses:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.watch_s = WATCH_S
 
     def start(self) -> None:
         for row in self.cameras.cameras():
@@ -181,50 +183,69 @@ class CameraProcesses:
 
     def launch(self, camera_id: str) -> None:
         with self._lock:
-            old = self._procs.get(camera_id)
-            if old is not None and old.exitcode is None:
-                return
-            proc = self._ctx.Process(
-                target=camera_main, args=(str(self.store.folder), camera_id, os.getpid()), daemon=True
-            )
-            proc.start()
-            self._procs[camera_id] = proc
-            self._started[camera_id] = time.monotonic()
+            self._launch(camera_id)
+
+    def _launch(self, camera_id: str) -> None:
+        """Start the camera's process unless one runs; the caller holds ``_lock``."""
+        old = self._procs.get(camera_id)
+        if old is not None and old.exitcode is None:
+            return
+        proc = self._ctx.Process(target=camera_main, args=(str(self.store.folder), camera_id, os.getpid()), daemon=True)
+        proc.start()
+        self._procs[camera_id] = proc
+        self._started[camera_id] = time.monotonic()
 
     def stop_camera(self, camera_id: str, timeout: float = 10.0) -> None:
         with self._lock:
             proc = self._procs.pop(camera_id, None)
             self._failures.pop(camera_id, None)
             self._due.pop(camera_id, None)
+            self._started.pop(camera_id, None)
         if proc is not None:
             _end(proc, timeout)
 
     def _watch(self) -> None:
-        while not self._stop.wait(1.0):
-            with self._lock:
-                dead = [(c, p) for c, p in self._procs.items() if p.exitcode is not None]
-            for camera_id, proc in dead:
-                row = self.cameras.camera(camera_id)
-                if row is None or row["state"] in ("ended", "failed"):  # done, or fails the same way each time
-                    with self._lock:
-                        self._procs.pop(camera_id, None)
-                    continue
-                due = self._due.get(camera_id)
-                if due is None:  # just found dead: wait the backoff, then start it again
-                    if time.monotonic() - self._started.get(camera_id, 0.0) > STABLE_S:
-                        self._failures[camera_id] = 0  # it had run a good while: a fresh failure, not a crash loop
-                    failures = self._failures.get(camera_id, 0)
-                    delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-                    log.warning(
-                        "camera %s: its process ended (exit %s); restart in %g s", camera_id, proc.exitcode, delay
-                    )
-                    self._failures[camera_id] = failures + 1
-                    self._due[camera_id] = time.monotonic() + delay
-                elif time.monotonic() >= due:
-                    del self._due[camera_id]
-                    with self._lock:
-                        self._procs.pop(camera_id, None)
-                    self.launch(camera_id)
+        while not self._stop.wait(self.watch_s):
+            try:
+                self.check()
+            except Exception:  # the store busy, a bug: log it and look again next time, never stop supervising
+                log.exception("camera supervisor: a check failed; trying again")
+
+    def check(self) -> None:
+        """One look at every camera process: a dead one is restarted once its backoff has passed. All the
+        supervisor's shared state (processes, due times, failure counts) is read and written under ``_lock``, so a
+        camera deleted meanwhile (``stop_camera``) is simply gone; one camera's failure never stops the others'."""
+        with self._lock:
+            dead = [(c, p) for c, p in self._procs.items() if p.exitcode is not None]
+        for camera_id, proc in dead:
+            try:
+                self._check_dead(camera_id, proc)
+            except Exception:
+                log.exception("camera %s: restarting it failed; trying again", camera_id)
+
+    def _check_dead(self, camera_id: str, proc: multiprocessing.process.BaseProcess) -> None:
+        row = self.cameras.camera(camera_id)  # the store, outside the lock
+        with self._lock:
+            if self._procs.get(camera_id) is not proc:  # deleted or started again meanwhile
+                return
+            if row is None or row["state"] in ("ended", "failed"):  # done, or fails the same way each time
+                self._procs.pop(camera_id, None)
+                self._due.pop(camera_id, None)
+                return
+            now = time.monotonic()
+            due = self._due.get(camera_id)
+            if due is None:  # just found dead: wait the backoff, then start it again
+                if now - self._started.get(camera_id, 0.0) > STABLE_S:
+                    self._failures[camera_id] = 0  # it had run a good while: a fresh failure, not a crash loop
+                failures = self._failures.get(camera_id, 0)
+                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
+                self._failures[camera_id] = failures + 1
+                self._due[camera_id] = now + delay
+                log.warning("camera %s: its process ended (exit %s); restart in %g s", camera_id, proc.exitcode, delay)
+            elif now >= due:
+                self._due.pop(camera_id, None)
+                self._procs.pop(camera_id, None)
+                self._launch(camera_id)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -13,11 +13,14 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from oddsight.errors import ConfigError, OddsightError
+from oddsight.llm.base import LLM, Messages
 from oddsight.redact import redact_urls
+from oddsight.server.media import folder_fps
 from oddsight.server.store import Store
 
 log = logging.getLogger("oddsight.server")
@@ -35,7 +38,7 @@ class _Progress:
 
     def __init__(self, store: Store, job_id: str, parts: int = 1) -> None:
         self.store, self.job_id, self.parts, self.part = store, job_id, max(1, parts), 0
-        self.last = 0.0
+        self.last = self.last_check = 0.0
 
     def __call__(self, done: int, expected: int | None) -> None:
         now = time.monotonic()
@@ -51,13 +54,70 @@ class _Progress:
         self.last = 0.0
         self(0, 1)
 
+    def check(self) -> None:
+        """Between steps that report no fraction (a language job's LLM calls): raise :class:`Cancelled` when
+        the job was cancelled (read at most every ``PROGRESS_EVERY_S``)."""
+        now = time.monotonic()
+        if now - self.last_check < PROGRESS_EVERY_S:
+            return
+        self.last_check = now
+        if self.store.cancel_requested(self.job_id):
+            raise Cancelled()
+
+
+class JobLLM(LLM):
+    """A language job's LLM: made on first use (after the session checked its extra), and before every call the
+    running job's cancellation check, so a cancelled ``lavad``/``judge`` job stops between LLM batches."""
+
+    def __init__(self, name: str | None, path: str | None) -> None:
+        self.name, self.path = name, path
+        self._llm: LLM | None = None
+        self.check: Callable[[], None] = lambda: None
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            from oddsight.language.session import make_llm
+
+            self._llm = make_llm(self.name, self.path)
+        return self._llm
+
+    @property
+    def model_id(self) -> str:  # type: ignore[override]
+        return self.llm.model_id
+
+    @property
+    def cache_key(self) -> str:
+        return self.llm.cache_key
+
+    def choice_probabilities(self, messages: Messages, choices: Sequence[str]) -> dict[str, float] | None:
+        self.check()
+        return self.llm.choice_probabilities(messages, choices)
+
+    def choice_probabilities_many(
+        self, prompts: Sequence[Messages], choices: Sequence[str]
+    ) -> list[dict[str, float] | None]:
+        self.check()
+        return self.llm.choice_probabilities_many(prompts, choices)
+
+    def generate(self, messages: Messages, max_tokens: int = 64) -> str:
+        self.check()
+        return self.llm.generate(messages, max_tokens)
+
+    def set_prefix(self, messages: Messages) -> None:
+        self.llm.set_prefix(messages)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+
 
 class Runner:
     """Runs claimed jobs in this process; keeps the last detection session so repeated options load once."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._session: tuple[str, Any] | None = None
+        self._session: tuple[str, Any, JobLLM | None] | None = None
 
     def run(self, job: dict) -> None:
         job_id = job["id"]
@@ -80,12 +140,16 @@ class Runner:
             log.exception("job %s failed", job_id)
             self.store.finish_job(job_id, "failed", f"internal error: {type(exc).__name__}: {redact_urls(str(exc))}")
 
-    def _detection(self, options_json: str, options) -> Any:
+    def _detection(self, options_json: str, options) -> tuple[Any, JobLLM | None]:
+        """The detection session for these options (and its LLM, for a language method), kept for the next job."""
         from oddsight.detection import Detection
+        from oddsight.methods.registry import LANGUAGE_METHODS
 
         if self._session is None or self._session[0] != options_json:
-            self._session = (options_json, Detection(options.to_config(progress=False)))
-        return self._session[1]
+            config = options.to_config(progress=False)
+            llm = JobLLM(config.llm, config.llm_path) if config.method in LANGUAGE_METHODS else None
+            self._session = (options_json, Detection(config, llm=llm), llm)
+        return self._session[1], self._session[2]
 
     def _analyse(self, job: dict) -> None:
         import json
@@ -96,9 +160,19 @@ class Runner:
         video = self.store.video(job["video_id"])
         if video is None:
             raise ConfigError(f"video {job['video_id']} was deleted")
-        options = DetectOptions.parse(job["options"])
-        session = self._detection(json.dumps(job["options"], sort_keys=True), options)
-        result = session.run(video["path"], on_progress=_Progress(self.store, job["id"]))
+        values = dict(job["options"])
+        if folder_fps(video) is not None:  # a frame folder plays at the rate stored with it, whatever the job says
+            values["frames_fps"] = folder_fps(video)
+        options = DetectOptions.parse(values)
+        session, llm = self._detection(json.dumps(values, sort_keys=True), options)
+        progress = _Progress(self.store, job["id"])
+        if llm is not None:
+            llm.check = progress.check
+        try:
+            result = session.run(video["path"], on_progress=progress)
+        finally:
+            if llm is not None:
+                llm.check = lambda: None
         if self.store.set_progress(job["id"], 0.999):
             raise Cancelled()
         document = result_to_dict(result)
@@ -116,6 +190,9 @@ class Runner:
         videos = [self.store.video(v) for v in opts.pop("video_ids")]
         if any(v is None for v in videos):
             raise ConfigError("a video chosen for fitting was deleted")
+        rates = [fps for fps in map(folder_fps, videos) if fps is not None]
+        if rates:  # frame folders are fitted at their stored rate (the API refuses folders at different rates)
+            opts["frames_fps"] = rates[0]
         name = opts.pop("name", None) or "detector"
         kind = opts.pop("kind", None)
         fit_params = {k: opts.pop(k) for k in ("nu", "k") if k in opts}

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from oddsight.atomic import atomic_file
-from oddsight.errors import InputError, VideoDecodeError
+from oddsight.errors import ConfigError, InputError, VideoDecodeError
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import open_source
 
@@ -51,6 +51,23 @@ def probe(path: Path, *, folder_fps: float = 25.0) -> dict[str, Any]:
         "codec": info.codec,
         "kind": info.kind,
     }
+
+
+def folder_fps(video: dict[str, Any]) -> float | None:
+    """A stored frame folder's frame rate (set when it was registered); None for a video file, whose decoder
+    knows its own."""
+    return float(video.get("fps") or 25.0) if Path(video["path"]).is_dir() else None
+
+
+def check_folder_fps(video: dict[str, Any], asked: float | None) -> None:
+    """A client's ``frames_fps`` for a stored video must agree with the frame rate stored with it: a frame folder's
+    rate is a property of the video, set at registration, not an analysis option."""
+    fps = folder_fps(video)
+    if asked is not None and fps is not None and abs(asked - fps) > 1e-9:
+        raise ConfigError(
+            f"frames_fps: video {video['id']} is a frame folder registered at {fps:g} fps, not {asked:g}; "
+            "leave frames_fps out (its stored rate is used), or register the folder again at that rate"
+        )
 
 
 def browser_playable(path: Path, codec: str | None) -> bool:

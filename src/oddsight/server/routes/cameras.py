@@ -1,5 +1,5 @@
-"""The API's live side under ``/api/v1``: cameras (add a URL, see its picture, scores, events, outages) and
-feedback on their events. Each camera is watched by its own process (``cameras.py``)."""
+"""Cameras under ``/api/v1``: add a URL, see its picture, scores, events, outages, and give feedback on their
+events. Each camera is watched by its own process (``server/cameras.py``, the supervisor)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,37 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from oddsight.errors import ConfigError, InputError
 from oddsight.live.engine import LIVE_METHODS, check_live
 from oddsight.options import DetectOptions
 from oddsight.redact import redact_value
-from oddsight.server.api import _detection_options, _found, _store, inside_media
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.cameras import LIVE_PICTURE, camera_folder
+from oddsight.server.routes.checks import detection_options, option_values
+from oddsight.server.routes.deps import (
+    CamerasDep,
+    Flag,
+    OptionsRoute,
+    ProcessesDep,
+    SettingsDep,
+    StoreDep,
+    found,
+    inside_media,
+)
+from oddsight.server.settings import Settings
+from oddsight.server.store import Store
 from oddsight.server.trust import CAMERA_SOURCES, check_camera_url, looks_like_url
 
-router = APIRouter()
+router = APIRouter(tags=["cameras"], route_class=OptionsRoute)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 STALE_S = 10.0  # a camera whose process has not reported for this long is shown as not responding
 MJPEG_BOUNDARY = "oddsight-frame"
 MAX_ALERTS = 16
-CAMERA_FIELDS = ("url", "name", "warmup", "realtime", "cooldown", "alerts")
-
-
-def _cameras(request: Request) -> CameraStore:
-    return request.app.state.camera_store
 
 
 def _public(row: dict) -> dict:
@@ -42,7 +49,7 @@ def _public(row: dict) -> dict:
     return row
 
 
-def _source(request: Request, url: Any) -> tuple[str, bool]:
+def _source(settings: Settings, url: Any) -> tuple[str, bool]:
     """The camera's source and whether it is a file (played in real time, as a camera would deliver it)."""
     if not isinstance(url, str) or not url.strip():
         raise HTTPException(422, f"url is required: {CAMERA_SOURCES}")
@@ -50,52 +57,63 @@ def _source(request: Request, url: Any) -> tuple[str, bool]:
     if looks_like_url(url):
         check_camera_url(url)
         return url, False
-    return str(inside_media(request, url)), True
+    return str(inside_media(settings, url)), True
+
+
+def _alert_list(value: Any) -> Any:
+    if value is not None and not isinstance(value, list):
+        raise ValueError("alerts is a list of webhook:URL or mqtt://host/prefix")
+    return value
+
+
+class CameraBody(DetectOptions):
+    """The camera's own fields, then any ``oddsight watch`` option by its CLI name (``method``, ``fps``,
+    ``threshold``, ``model``, ...)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"url": "rtsp://cam1/stream", "name": "door", "fps": 2}]})
+
+    url: str | None = Field(None, description=f"The camera: {CAMERA_SOURCES}")
+    name: str | None = Field(None, description="Letters, digits, . _ -; default from the URL")
+    warmup: float | None = Field(None, description="Seconds of footage that set the threshold when none is given")
+    cooldown: float | None = Field(None, description="Seconds after an event before the next alert")
+    realtime: Flag = Field(None, description="Drop frames to keep up (a file under --media always plays so)")
+    alerts: Annotated[list[str] | None, BeforeValidator(_alert_list)] = Field(
+        None, description="webhook:URL or mqtt://host/prefix, at most 16"
+    )
+    detector_id: str | None = Field(None, description="A fitted detector for --method oneclass")
+
+
+CAMERA_OWN = ("url", "name", "warmup", "cooldown", "realtime", "alerts", "detector_id")
 
 
 @router.post("/cameras", status_code=201, summary="Watch a camera: its process starts now, and with the server")
 def add_camera(
-    request: Request,
-    body: Annotated[
-        dict[str, Any],
-        Body(
-            examples=[{"url": "rtsp://cam1/stream", "name": "door", "method": "novelty", "fps": 2, "warmup": 300}],
-            description="url, name (letters, digits, . _ -; default from the URL), warmup (seconds that set the "
-            "threshold when none is given), cooldown, alerts (webhook:URL or mqtt://host/prefix), then any "
-            "`oddsight watch` option by its CLI name (method, fps, threshold, detector_id, model, ...)",
-        ),
-    ],
+    body: CameraBody, store: StoreDep, settings: SettingsDep, cameras: CamerasDep, processes: ProcessesDep
 ) -> dict:
     from oddsight.live.alerts import check_alert
     from oddsight.live.monitor import camera_name
     from oddsight.validate import number
 
-    cameras = _cameras(request)
-    values = dict(body)
-    fields = {k: values.pop(k, None) for k in CAMERA_FIELDS}
-    url, is_file = _source(request, fields["url"])
-    warmup = 300.0 if fields["warmup"] is None else fields["warmup"]
-    cooldown = 0.0 if fields["cooldown"] is None else fields["cooldown"]
+    url, is_file = _source(settings, body.url)
+    warmup = 300.0 if body.warmup is None else body.warmup
+    cooldown = 0.0 if body.cooldown is None else body.cooldown
     number("warmup", warmup, low=0, high=86400)
     number("cooldown", cooldown, low=0, high=86400)
-    alerts = fields["alerts"] or []
-    if not isinstance(alerts, list):
-        raise ConfigError("alerts is a list of webhook:URL or mqtt://host/prefix")
+    alerts = body.alerts or []
     if len(alerts) > MAX_ALERTS:
         raise ConfigError(f"alerts: at most {MAX_ALERTS} per camera, got {len(alerts)}")
-    if fields["realtime"] is not None and not isinstance(fields["realtime"], bool):
-        raise ConfigError(f"realtime must be true or false, got {fields['realtime']!r}")
     for spec in alerts:
         check_alert(spec)
+    values = option_values(body, CAMERA_OWN)
     values.setdefault("fps", 2.0)
-    options = _detection_options(request, values, LIVE_METHODS)
+    options = detection_options(store, settings, values, LIVE_METHODS, body.detector_id)
     check_live(DetectOptions.parse(options).to_config(methods=LIVE_METHODS))
     taken = {c["id"] for c in cameras.cameras()}
-    name = fields["name"]
+    name = body.name
     if name is None:
         base = camera_name(url if not is_file else Path(url).stem)
         name = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
-    elif not isinstance(name, str) or not NAME.match(name):
+    elif not NAME.match(name):
         raise HTTPException(422, "name: 1-60 letters, digits, '.', '_' or '-', starting with a letter or digit")
     elif name in taken:
         raise HTTPException(409, f"a camera named {name} exists")
@@ -106,77 +124,71 @@ def add_camera(
         "options": options,
         "fps": float(options.get("fps", 2.0)),
         "warmup_s": float(warmup),
-        "realtime": is_file or bool(fields["realtime"]),
+        "realtime": is_file or bool(body.realtime),
         "alerts": alerts,
         "cooldown_s": float(cooldown),
     }
     camera = cameras.add(row)
-    request.app.state.camera_processes.launch(camera["id"])
+    processes.launch(camera["id"])
     return _public(camera)
 
 
 @router.get("/cameras", summary="Every camera with its state, calibration and stream figures")
-def list_cameras(request: Request) -> list[dict]:
-    return [_public(c) for c in _cameras(request).cameras()]
+def list_cameras(cameras: CamerasDep) -> list[dict]:
+    return [_public(c) for c in cameras.cameras()]
 
 
 @router.get("/cameras/{camera_id}", summary="A camera, with its outages")
-def get_camera(request: Request, camera_id: str) -> dict:
-    cameras = _cameras(request)
-    camera = _public(_found(cameras.camera(camera_id), "camera", camera_id))
+def get_camera(camera_id: str, cameras: CamerasDep) -> dict:
+    camera = _public(found(cameras.camera(camera_id), "camera", camera_id))
     camera["outages"] = cameras.outages(camera_id)
     return camera
 
 
 @router.delete("/cameras/{camera_id}", status_code=204, summary="Stop watching; delete its events and clips")
-async def delete_camera(request: Request, camera_id: str) -> Response:
-    cameras = _cameras(request)
-    _found(cameras.camera(camera_id), "camera", camera_id)
-    await run_in_threadpool(request.app.state.camera_processes.stop_camera, camera_id)
+async def delete_camera(camera_id: str, store: StoreDep, cameras: CamerasDep, processes: ProcessesDep) -> Response:
+    found(cameras.camera(camera_id), "camera", camera_id)
+    await run_in_threadpool(processes.stop_camera, camera_id)
     cameras.delete(camera_id)
-    shutil.rmtree(camera_folder(_store(request), camera_id), ignore_errors=True)
+    shutil.rmtree(camera_folder(store, camera_id), ignore_errors=True)
     return Response(status_code=204)
 
 
 @router.post("/cameras/{camera_id}/restart", summary="Start a stopped, ended or failed camera again")
-def restart_camera(request: Request, camera_id: str) -> dict:
-    cameras = _cameras(request)
-    _found(cameras.camera(camera_id), "camera", camera_id)
+def restart_camera(camera_id: str, cameras: CamerasDep, processes: ProcessesDep) -> dict:
+    found(cameras.camera(camera_id), "camera", camera_id)
     cameras.set_state(camera_id, "starting")
-    request.app.state.camera_processes.launch(camera_id)
+    processes.launch(camera_id)
     return _public(cameras.camera(camera_id))  # type: ignore[arg-type]
 
 
 @router.get("/cameras/{camera_id}/scores", summary="The camera's scores after `since` (unix seconds), oldest first")
-def camera_scores(request: Request, camera_id: str, since: float = Query(0.0, ge=0)) -> list[dict]:
-    cameras = _cameras(request)
-    _found(cameras.camera(camera_id), "camera", camera_id)
+def camera_scores(camera_id: str, cameras: CamerasDep, since: float = Query(0.0, ge=0)) -> list[dict]:
+    found(cameras.camera(camera_id), "camera", camera_id)
     return cameras.scores(camera_id, since)
 
 
 @router.get("/cameras/{camera_id}/events", summary="The camera's events, newest first (open ones included)")
-def camera_events(request: Request, camera_id: str, limit: int = Query(200, ge=1, le=5000)) -> list[dict]:
-    cameras = _cameras(request)
-    _found(cameras.camera(camera_id), "camera", camera_id)
+def camera_events(camera_id: str, cameras: CamerasDep, limit: int = Query(200, ge=1, le=5000)) -> list[dict]:
+    found(cameras.camera(camera_id), "camera", camera_id)
     return [_event(e) for e in cameras.events(camera_id, limit)]
 
 
-def _picture(request: Request, camera_id: str) -> Path:
-    _found(_cameras(request).camera(camera_id), "camera", camera_id)
-    path = camera_folder(_store(request), camera_id) / LIVE_PICTURE
+def _picture(store: StoreDep, cameras: CamerasDep, camera_id: str) -> Path:
+    found(cameras.camera(camera_id), "camera", camera_id)
+    path = camera_folder(store, camera_id) / LIVE_PICTURE
     if not path.exists():
         raise HTTPException(404, f"camera {camera_id} has no picture yet")
     return path
 
 
 @router.get("/cameras/{camera_id}/live.jpg", summary="The camera's latest scored frame", response_class=FileResponse)
-def camera_picture(request: Request, camera_id: str) -> FileResponse:
-    return FileResponse(_picture(request, camera_id), media_type="image/jpeg", headers={"cache-control": "no-store"})
+def camera_picture(path: Annotated[Path, Depends(_picture)]) -> FileResponse:
+    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "no-store"})
 
 
 @router.get("/cameras/{camera_id}/live.mjpg", summary="The camera's picture as an MJPEG stream (about 1 frame/s)")
-async def camera_mjpeg(request: Request, camera_id: str) -> StreamingResponse:
-    path = _picture(request, camera_id)
+async def camera_mjpeg(request: Request, path: Annotated[Path, Depends(_picture)]) -> StreamingResponse:
 
     async def frames():
         last = None
@@ -208,9 +220,9 @@ def _event(row: dict) -> dict:
     return out
 
 
-def _event_file(request: Request, event_id: str, kind: str) -> Path:
-    event = _found(_cameras(request).event(event_id), "camera event", event_id)
-    folder = camera_folder(_store(request), event["camera_id"]).resolve()
+def _event_file(store: Store, cameras: CameraStore, event_id: str, kind: str) -> Path:
+    event = found(cameras.event(event_id), "camera event", event_id)
+    folder = camera_folder(store, event["camera_id"]).resolve()
     name = event.get(kind)
     path = Path(name).resolve() if name else None
     if path is None or not path.is_relative_to(folder) or not path.exists():
@@ -220,13 +232,13 @@ def _event_file(request: Request, event_id: str, kind: str) -> Path:
 
 
 @router.get("/camera-events/{event_id}", summary="One camera event")
-def get_camera_event(request: Request, event_id: str) -> dict:
-    return _event(_found(_cameras(request).event(event_id), "camera event", event_id))
+def get_camera_event(event_id: str, cameras: CamerasDep) -> dict:
+    return _event(found(cameras.event(event_id), "camera event", event_id))
 
 
 @router.get("/camera-events/{event_id}/snapshot.jpg", summary="The event's peak frame", response_class=FileResponse)
-def camera_event_snapshot(request: Request, event_id: str) -> FileResponse:
-    return FileResponse(_event_file(request, event_id, "snapshot"), media_type="image/jpeg")
+def camera_event_snapshot(event_id: str, store: StoreDep, cameras: CamerasDep) -> FileResponse:
+    return FileResponse(_event_file(store, cameras, event_id, "snapshot"), media_type="image/jpeg")
 
 
 @router.get(
@@ -234,8 +246,8 @@ def camera_event_snapshot(request: Request, event_id: str) -> FileResponse:
     summary="The event from 3 s before to 3 s after, remuxed from the camera's own packets",
     response_class=FileResponse,
 )
-def camera_event_clip(request: Request, event_id: str) -> FileResponse:
-    return FileResponse(_event_file(request, event_id, "clip"), media_type="video/mp4")
+def camera_event_clip(event_id: str, store: StoreDep, cameras: CamerasDep) -> FileResponse:
+    return FileResponse(_event_file(store, cameras, event_id, "clip"), media_type="video/mp4")
 
 
 class CameraReview(BaseModel):
@@ -243,18 +255,17 @@ class CameraReview(BaseModel):
 
 
 @router.patch("/camera-events/{event_id}", summary="Confirm an event, or mark it a false alarm (feedback)")
-def review_camera_event(request: Request, event_id: str, body: CameraReview) -> dict:
+def review_camera_event(event_id: str, body: CameraReview, store: StoreDep, cameras: CamerasDep) -> dict:
     """``false_alarm`` puts the event's frames into its camera's normal memory (the running monitor picks it up
     within seconds, so the same scene does not raise an event again); ``confirmed`` or ``new`` take them out."""
     from oddsight.live.feedback import give_feedback
 
-    cameras = _cameras(request)
-    event = _found(cameras.event(event_id), "camera event", event_id)
+    event = found(cameras.event(event_id), "camera event", event_id)
     if event["state"] == "open":
         raise HTTPException(409, f"event {event_id} is still open: review it once it has ended")
     verdict = "false-alarm" if body.review == "false_alarm" else "confirmed"
     try:
-        give_feedback(camera_folder(_store(request), event["camera_id"]).parent, event_id, verdict)
+        give_feedback(camera_folder(store, event["camera_id"]).parent, event_id, verdict)
     except InputError:
         raise HTTPException(409, f"event {event_id} kept no frames (its monitor stopped while it was open)") from None
     return _event(cameras.review(event_id, body.review))  # type: ignore[arg-type]
