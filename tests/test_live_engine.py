@@ -88,8 +88,11 @@ def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
     monitor = Monitor(SAMPLE, engine, 2.0)
     monitor.run()
     cal = engine.calibration
-    assert cal.source == "warm-up" and cal.threshold is not None and cal.set_at is not None
-    assert all(m["event"]["start_s"] >= 20 for m in monitor.messages)  # nothing during the warm-up
+    assert cal.source == "warm-up" and cal.set_at is not None and cal.first_t is not None
+    assert cal.threshold >= 0.5 * 1.25  # never under half the method's default
+    short = make_engine(config, warmup_s=3600)  # longer than the clip: the default holds, and says so
+    Monitor(SAMPLE, short, 2.0).run()
+    assert short.calibration.source == "default (warming up)" and short.calibration.threshold == 1.25
 
 
 def _watch_json(video: Path, clips: Path, *options: str) -> list[dict]:

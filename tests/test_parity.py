@@ -115,8 +115,8 @@ def test_eval_live_history_is_watched_before_each_video(tmp_path):
     args = ("eval", "--dataset", "csv", "--root", str(root), "--live", "--json", "-q")
     cold = json.loads(_run_json(*args))["per_video"][0]
     warm = json.loads(_run_json(*args, "--history", str(history), "--warmup", "20"))["per_video"][0]
-    # cold, the anomaly at 4 s comes before the memory holds 32 frames (16 s): nothing to compare it with
-    assert warm["auc"] > cold["auc"] + 0.3 and warm["auc"] > 0.8
+    # cold, the anomaly at 4 s comes while the memory is nearly empty (its scores damped): the past helps
+    assert warm["auc"] > cold["auc"] + 0.03 and warm["auc"] > 0.85
     bad = subprocess.run(
         oddsight("eval", "--dataset", "csv", "--root", str(root), "--history", str(history)),
         text=True,
