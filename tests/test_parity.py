@@ -52,6 +52,8 @@ def assert_same_events(video: Path | str, out: Path, *options: str) -> list[dict
 def test_novelty_watch_equals_detect_live_with_the_default_warmup(tmp_path):
     events = assert_same_events(SAMPLE, tmp_path / "out")
     assert events  # the default threshold holds while the camera warms up: a short clip still shows events
+    written = json.loads((tmp_path / "out" / "pedestrians.json").read_text())
+    assert written["mode"] == "live" and written["threshold_source"] == "default (warming up)"
 
 
 def test_oneclass_watch_equals_detect_live(tmp_path):

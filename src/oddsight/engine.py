@@ -150,6 +150,8 @@ class Engine:
             smoothed_scores=np.asarray(record.smoothed, np.float32),
             frame_scores=timeline.frame_scores() if timeline is not None else np.zeros(0, np.float32),
             events=list(self.events),
+            mode="live" if self.live else "offline",
+            calibration=self.calibration.source,
             **fields,
         )
 

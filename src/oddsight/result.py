@@ -33,6 +33,8 @@ class DetectionResult:
     from_cache: bool
     params: dict[str, Any] = field(default_factory=dict)
     sample_texts: list[str] | None = None  # language methods: the text each sample's score was given for
+    mode: str = "offline"  # "live": scored as a camera would (the past only), see oddsight.engine
+    calibration: str = "default"  # how the threshold was set: given, default, warm-up, default (warming up)
 
 
 def events_at(config: DetectConfig, frame_scores: np.ndarray, fps: float, threshold: float) -> list[Event]:

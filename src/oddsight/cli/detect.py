@@ -125,9 +125,10 @@ def _write_outputs(result: DetectionResult, out: Path, save_video: bool, config:
 def _print_summary(result: DetectionResult, files: dict[str, Path]) -> None:
     name = Path(result.info.source).name
     cache = " (features from cache)" if result.from_cache else ""
+    live = f" [live: threshold {result.calibration}]" if result.mode == "live" else ""
     typer.echo(
         f"{name}: {len(result.frame_scores)} frames, {len(result.sample_scores)} scored, "
-        f"{len(result.events)} event(s) at threshold {result.threshold:g}{cache}"
+        f"{len(result.events)} event(s) at threshold {result.threshold:g}{cache}{live}"
     )
     for i, e in enumerate(result.events, 1):
         label = f"  {e.label}" if e.label else ""
