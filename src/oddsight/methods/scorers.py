@@ -244,13 +244,8 @@ class FrameScorer(Scorer):
         self.normal.set(embeddings)
 
     def explain(self, message: Message) -> None:
-        if self._labels is not None:
-            explain_prompt(self, message)
-
-
-def explain_prompt(scorer: Scorer, message: Message) -> None:
-    """zeroshot: the best-matching anomaly prompt at the peak, as label and reason."""
-    ev = message.event
-    label = scorer.label(ev.peak_frame)
-    if label:
-        ev.label, ev.reason = label, f"frames most similar to the prompt '{label}'"
+        """zeroshot: the best-matching anomaly prompt at the peak, as the label and the reason."""
+        ev = message.event
+        label = self.label(ev.peak_frame)
+        if label:
+            ev.label, ev.reason = label, f"frames most similar to the prompt '{label}'"

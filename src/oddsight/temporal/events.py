@@ -11,7 +11,7 @@ once the event has lasted ``min_event_s``, ``update`` when its peak rises (at mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -277,8 +277,3 @@ def find_events(
         merge_gap_s=merge_gap_s,
     )
     return replay_events(tracker, frames, frames / fps, s)
-
-
-def iter_messages(messages: list[Message], kind: str) -> Iterator[Event]:
-    """The events of the messages of one kind."""
-    return (m.event for m in messages if m.type == kind)
