@@ -404,6 +404,50 @@ def test_camera_sources_outside_the_documented_schemes_are_refused(api, url):
     assert api.get("/cameras").json() == []
 
 
+SDP = (
+    "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video {port} RTP/AVP 96\na=rtpmap:96 H264/90000\n"
+)
+
+
+@pytest.mark.parametrize("reader", ["file reader", "camera reader"])
+def test_an_allowed_scheme_cannot_lead_ffmpeg_to_other_protocols(reader):
+    """An http:// camera URL is allowed, but what it serves may not open more: an SDP file would make FFmpeg bind
+    a UDP port and listen (it does without the protocol allow-list)."""
+    from oddsight.errors import StreamError
+    from oddsight.live.stream import LiveStream
+    from oddsight.video.sampling import Sampling
+    from oddsight.video.source import open_source
+
+    udp_port = free_port()
+    body = SDP.format(port=udp_port).encode()
+
+    class Sdp(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sdp")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Sdp)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{http.server_port}/cam.sdp"
+    try:
+        if reader == "file reader":
+            with pytest.raises(StreamError, match="cannot open stream"):
+                next(iter(open_source(url).frames(Sampling(fps=2.0))))
+        else:
+            import av
+
+            with pytest.raises(av.error.FFmpegError):  # without the allow-list: an open sdp container
+                LiveStream(url, open_timeout_s=3.0)._open()
+    finally:
+        http.shutdown()
+
+
 # --- 8. CSV exports open safely in a spreadsheet -----------------------------------------------------------
 
 FORMULAS = ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"]

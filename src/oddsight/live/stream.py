@@ -19,6 +19,7 @@ from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
 from oddsight.redact import redact_urls
+from oddsight.video.frames import open_stream
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import is_stream_url
 
@@ -141,15 +142,7 @@ class LiveStream:
             container.close()
 
     def _open(self):
-        import av
-
-        options = {"rtsp_transport": "tcp", "stimeout": str(int(self.open_timeout_s * 1e6))}
-        kwargs: dict[str, Any] = {"timeout": (self.open_timeout_s, self.open_timeout_s)}
-        if self.url.startswith("/dev/video"):
-            kwargs["format"] = "v4l2"
-        if self.url.lower().startswith("rtsp"):
-            kwargs["options"] = options
-        return av.open(self.url, **kwargs)
+        return open_stream(self.url, self.open_timeout_s)
 
     def _run(self) -> None:
         try:

@@ -87,6 +87,35 @@ class _Skipped:
     count: int = 0
 
 
+# What FFmpeg may open beneath each kind of source: a stream never reaches files, pipes or a listening socket
+# through a playlist, a redirect or an SDP it was handed (the same rule for files read as streams, cameras and the
+# server's camera processes).
+_PROTOCOLS = {
+    "rtsp": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "rtmp": "rtmp,rtmps,rtmpt,rtmpts,tcp,tls",
+    "http": "http,https,tcp,tls,crypto,httpproxy",
+    "udp": "udp,rtp",
+    "tcp": "tcp",
+    "srt": "srt",
+}
+
+
+def open_stream(url: str, timeout_s: float, read_timeout_s: float | None = None):
+    """Open a network stream or a ``/dev/videoN`` device with the one set of options every reader uses: RTSP
+    over TCP, open and read timeouts, and a protocol allow-list for what the source may open in turn."""
+    av = _av()
+    kwargs: dict = {"timeout": (timeout_s, read_timeout_s or timeout_s)}
+    lower = url.lower()
+    if url.startswith("/dev/video"):
+        kwargs["format"] = "v4l2"
+        return av.open(url, **kwargs)
+    family = lower.split("://", 1)[0].rstrip("s") if "://" in lower else ""  # rtsps -> rtsp, https -> http
+    options = {"rtsp_transport": "tcp", "stimeout": str(int(timeout_s * 1e6))} if family == "rtsp" else {}
+    if family in _PROTOCOLS:
+        options["protocol_whitelist"] = _PROTOCOLS[family]
+    return av.open(url, options=options, **kwargs)
+
+
 def _decode_tolerant(container, stream, skipped: _Skipped) -> Iterator:
     """Decoded frames of ``stream``, packet by packet: a corrupt packet is skipped (and counted) and decoding goes
     on, as FFmpeg can from the next keyframe, instead of stopping the whole video at the first bad byte. Errors

@@ -19,6 +19,7 @@ from oddsight.video.frames import (
     _ffmpeg_reason,
     _Pairs,
     _Skipped,
+    open_stream,
 )
 from oddsight.video.sampling import Sampling
 
@@ -51,10 +52,8 @@ class StreamSource(FrameSource):
 
     def _open(self):
         av = _av()
-        options = {"rtsp_transport": "tcp"} if self.url.startswith(("rtsp://", "rtsps://")) else {}
-        fmt = "v4l2" if self.url.startswith("/dev/video") else None
         try:
-            container = av.open(self.url, format=fmt, options=options, timeout=(self.open_timeout_s, 10.0))
+            container = open_stream(self.url, self.open_timeout_s, 10.0)
         except av.error.FFmpegError as exc:
             raise StreamError(f"{redact_urls(self.url)}: cannot open stream ({_ffmpeg_reason(exc)})") from None
         if not container.streams.video:
