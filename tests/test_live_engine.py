@@ -95,6 +95,14 @@ def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
     assert short.calibration.source == "default (warming up)" and short.calibration.threshold == 1.25
 
 
+def test_a_warmup_shorter_than_the_memory_fill_is_raised_and_said(caplog):
+    config = DetectOptions.parse({}).to_config()  # 2 fps: novelty's scores are damped for its first 32 frames
+    with caplog.at_level("WARNING", logger="oddsight.live"):
+        engine = make_engine(config, warmup_s=5, camera="door")
+    assert engine.calibration.warmup_s == 16.0
+    assert "door: a 5 s warm-up is shorter than novelty's memory fill" in caplog.text
+
+
 def _watch_json(video: Path, clips: Path, *options: str) -> list[dict]:
     """`oddsight watch VIDEO --json` (at threshold 1.5 unless ``options`` say otherwise): its messages."""
     run = subprocess.run(
@@ -214,8 +222,7 @@ def test_false_alarm_feedback_silences_that_scene_only(tmp_path, method):
     said = subprocess.run(oddsight("feedback", event_id, "false-alarm", "--clips", str(clips)), capture_output=True)
     assert said.returncode == 0, said.stderr
     assert watch(top) == []  # the same scene again: silent
-    (tmp_path / "cam2").mkdir()
-    other = _two_anomalies(tmp_path / "cam2" / "cam.mp4", "bottom")
+    other = _two_anomalies(tmp_path / "cam2.mp4", "bottom")
     # a different anomaly seen by the same camera (its feedback memory copied over) still raises an event
     shutil.copytree(clips / camera_name(str(top)) / "normal", clips / camera_name(str(other)) / "normal")
     again = [m for m in watch(other) if m["type"] == "end"]

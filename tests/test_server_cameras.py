@@ -174,9 +174,12 @@ def test_camera_credentials_never_shown_and_a_dead_camera_reconnects(quiet_serve
         cam = r.json()
         assert "s3cret" not in r.text and cam["url"] == f"rtsp://***@127.0.0.1:{port}/cam"
         assert "admin" not in cam["id"] and cam["id"] == f"127.0.0.1_{port}_cam"
-        again = c.post("/cameras", json={"url": url, "threshold": 1.0}).json()
-        assert again["id"] == f"{cam['id']}-2"  # a second camera of the same URL gets its own name
-        assert c.post("/cameras", json={"url": url, "name": cam["id"]}).status_code == 409
+        twice = c.post("/cameras", json={"url": url, "threshold": 1.0})  # the same source twice: refused
+        assert twice.status_code == 409 and cam["id"] in twice.json()["detail"] and "s3cret" not in twice.text
+        other = f"rtsp://viewer:other@127.0.0.1:{port}/cam"  # another login to it: its own camera and name
+        again = c.post("/cameras", json={"url": other, "threshold": 1.0}).json()
+        assert again["id"] == f"{cam['id']}-2"
+        assert c.post("/cameras", json={"url": url + "?x=1", "name": cam["id"]}).status_code == 409
         state = _until(
             "reconnecting", lambda: c.get(f"/cameras/{cam['id']}").json()["state"] == "reconnecting" or None, 60
         )

@@ -31,6 +31,7 @@ DOC = {
             "mean_score": 2.0,
             "label": None,
             "reason": "why",
+            "box": [10, 20, 30, 40],
         }
     ],
 }
@@ -63,7 +64,8 @@ def test_result_and_events_are_one_transaction(tmp_path):
     result_id = store.add_result(DOC, {}, "v", job_id=job["id"])
     assert store.job(job["id"])["state"] == "done" and store.job(job["id"])["result_id"] == result_id
     (event,) = store.events(result_id=result_id)
-    assert event["reason"] == "why" and event["review"] == "new"
+    assert event["reason"] == "why" and event["review"] == "new" and event["box"] == [10, 20, 30, 40]
+    assert store.event(event["id"])["box"] == [10, 20, 30, 40]
     broken = {**DOC, "events": [*DOC["events"], {"start_frame": 5}]}  # the second event lacks fields
     other = store.add_job("analysis", {}, "v")
     with pytest.raises(KeyError):
@@ -124,11 +126,12 @@ def test_camera_messages_become_one_event_row_and_a_restart_closes_an_open_one(t
     cams.add({"id": "door", "name": "door", "url": "rtsp://h/c", "options": {}, "fps": 2.0, "warmup_s": 0.0})
     ev = {"id": "door-1", "start_frame": 10, "end_frame": 12, "start_s": 5.0, "end_s": 6.0, "peak_s": 5.5}
     ev |= {"peak_score": 2.0, "label": "a fire", "reason": "flames", "snapshot": "/x.jpg", "clip": None}
+    ev |= {"box": [1, 2, 3, 4]}
     cams.event_message("door", {"type": "new", "time": 100.0, "event": ev})
     cams.event_message("door", {"type": "update", "time": 101.0, "event": {**ev, "end_s": 8.0, "peak_score": 3.0}})
     row = cams.event("door-1")
     assert row["state"] == "open" and row["end_s"] == 8.0 and row["peak_score"] == 3.0 and row["reason"] == "flames"
-    assert row["opened_at"] == 100.0
+    assert row["opened_at"] == 100.0 and row["box"] == [1, 2, 3, 4] and cams.events("door")[0]["box"] == [1, 2, 3, 4]
     cams.event_message("door", {"type": "new", "time": 102.0, "event": {**ev, "id": "door-2"}})
     cams.event_message("door", {"type": "end", "time": 103.0, "event": {**ev, "clip": "/x.mp4", "note": "ok"}})
     assert cams.event("door-1")["state"] == "ended" and cams.event("door-1")["clip"] == "/x.mp4"

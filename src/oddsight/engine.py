@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from oddsight.temporal.timeline import Record, Timeline, calibration_for
 from oddsight.video.source import VideoInfo
 
 _ids = itertools.count(1)
+RAW_KEPT = 20_000  # raw samples kept to place a peak (over 2 hours at 2 fps)
 
 
 def unique_ids(prefix: str) -> Callable[[], str]:
@@ -49,6 +51,7 @@ class Engine:
         self.new_id = unique_ids(camera) if camera else None
         self.timeline: Timeline | None = None  # made at the first sample, when the frame rate is known
         self.events: list[Event] = []  # ended events (a recorded run)
+        self._raw: deque[tuple[int, float, float]] = deque(maxlen=RAW_KEPT)  # (frame, t, raw score), for peaks
 
     def _timeline(self, fps: float) -> Timeline:
         if self.timeline is None:
@@ -97,8 +100,27 @@ class Engine:
         timeline = self._timeline(fps)
         out: list[Message] = []
         for frame, t, raw, at in scored.rows():
+            if self.scorer.raw_peak:
+                self._raw.append((frame, t, raw))
             out += timeline.push(frame, t, raw, at)
+        tracked = timeline.tracker.event
+        if tracked is not None:
+            self._raw_peak(tracked)
         return self._explained(out)
+
+    def _raw_peak(self, ev: Event) -> None:
+        """Place ``ev``'s peak at its highest raw sample (the frame that shows the cause, not the edge of the
+        smoothing window); ``peak_score`` stays the highest smoothed score, the one compared with the threshold."""
+        if not self.scorer.raw_peak:
+            return
+        best = None
+        for sample in reversed(self._raw):  # newest first: stop at the event's start
+            if sample[0] < ev.start_frame:
+                break
+            if sample[0] <= ev.end_frame and (best is None or sample[2] >= best[2]):
+                best = sample
+        if best is not None:
+            ev.peak_frame, ev.peak_s = int(best[0]), float(best[1])
 
     def close(self, n_frames: int | None = None, note: str | None = None, fps: float = 25.0) -> list[Message]:
         """The scores end: what the scorer held back, then the open event ends (every frame up to ``n_frames``
@@ -157,6 +179,7 @@ class Engine:
 
     def _explained(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            self._raw_peak(message.event)
             self.scorer.explain(message)
             if message.type == "end" and self.record:
                 self.events.append(message.event)

@@ -28,7 +28,10 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit.", metavar=""
+        ),
     ] = False,
 ) -> None:
     """oddsight: find the unusual in video. Scores every frame, finds events, says what and why."""

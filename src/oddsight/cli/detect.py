@@ -26,12 +26,15 @@ def detect(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for JSON, CSV and PNG outputs.")] = Path(
         "oddsight-out"
     ),
-    save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated MP4.")] = False,
+    save_video: Annotated[bool, typer.Option("--save-video", help="Also write an annotated MP4.", metavar="")] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     ray: RayOpt = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Skip videos whose results are already in --out (after an interruption).")
+        bool,
+        typer.Option(
+            "--resume", help="Skip videos whose results are already in --out (after an interruption).", metavar=""
+        ),
     ] = False,
     options: dict | None = None,
 ) -> None:

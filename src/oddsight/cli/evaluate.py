@@ -24,7 +24,9 @@ def eval_(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write ROC/PR and per-video plots.")] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
-    end_exclusive: Annotated[bool, typer.Option("--end-exclusive", help="Label end frames are exclusive.")] = False,
+    end_exclusive: Annotated[
+        bool, typer.Option("--end-exclusive", help="Label end frames are exclusive.", metavar="")
+    ] = False,
     labels: Annotated[
         Path | None, typer.Option("--labels", help="csv: the labels file (default ROOT/labels.csv).")
     ] = None,

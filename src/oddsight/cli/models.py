@@ -21,7 +21,7 @@ def _source_name(source: dict) -> str:
 
 
 @models_app.command("list")
-def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.", metavar="")] = False) -> None:
     """Every known model: role, sources, licence, and whether it loads offline here now."""
     with Errors():
         from oddsight.models.registry import availability, list_specs

@@ -19,7 +19,9 @@ def option_parameter(name: str, default: Any = inspect.Parameter.empty) -> inspe
     """The Typer parameter of option ``name`` (``default`` overrides the declared one for one command)."""
     field = BY_NAME[name]
     names = (field.flag, field.short) if field.short else (field.flag,)
-    annotation = Annotated[field.type, typer.Option(*names, help=field.help, show_default=field.type is not bool)]
+    flag = field.type is bool  # a flag takes no value: no "<bool>" after it in --help
+    option = typer.Option(*names, help=field.help, show_default=not flag, **({"metavar": ""} if flag else {}))
+    annotation = Annotated[field.type, option]
     value = field.default if default is inspect.Parameter.empty else default
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value, annotation=annotation)
 
@@ -49,8 +51,8 @@ def with_options(names: tuple[str, ...], **defaults: Any) -> Callable[[Command],
     return wrap
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.", metavar="")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.", metavar="")]
 RayOpt = Annotated[
     str | None,
     typer.Option("--ray", help="Spread the videos over a Ray cluster: auto (a local `ray start --head`) or ADDRESS."),

@@ -30,12 +30,16 @@ def watch(
     clips: Annotated[
         Path | None, typer.Option("--clips", help="Folder for snapshots, clips and each camera's events.jsonl.")
     ] = None,
-    realtime: Annotated[bool, typer.Option("--realtime", help="Play files at their own frame rate.")] = False,
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Play files at their own frame rate.", metavar="")
+    ] = False,
     cooldown: Annotated[float, typer.Option("--cooldown", help="Seconds after an event before alerting again.")] = 0.0,
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print every new/update/end message as a JSON line.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every new/update/end message as a JSON line.", metavar="")
+    ] = False,
     quiet: QuietOpt = False,
     options: dict | None = None,
 ) -> None:

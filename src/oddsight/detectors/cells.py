@@ -6,6 +6,7 @@ away over the whole frame.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -16,6 +17,25 @@ from oddsight.models.registry import cell_grid
 
 TOP_CELLS = 10  # a frame's score: the mean of its this many highest cell scores (of 256)
 CELL_BLOCK_ROWS = 128  # query frames per block: each cell's (rows, memory, 9) distances stay ~1 MB
+
+
+@dataclass
+class CellView:
+    """One sample seen per cell: how unusual each cell was (``scores``, (C,)), its features (``cells``, (C, d), as
+    encoded) and what is usual there (``usual``, (C, d): the median of the memory it was compared with)."""
+
+    scores: np.ndarray
+    cells: np.ndarray
+    usual: np.ndarray
+
+
+def view_of(row: np.ndarray, memory: np.ndarray, scale: np.ndarray, grid: int, allowed=None) -> CellView:
+    """The :class:`CellView` of one stored feature row against ``memory`` ((m, C, d), already divided by
+    ``scale``); ``allowed`` ((1, m)) masks memory frames the row may not use."""
+    cells = as_cells(row[None, :], grid)
+    scores = cell_distances(cells / scale, memory, grid, allowed)[0]
+    usual = np.median(memory, axis=0) * scale if len(memory) else np.zeros_like(cells[0])
+    return CellView(scores, cells[0], usual)
 
 
 def grid_of(features: Features) -> int | None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks, unit_halves
-from oddsight.detectors.cells import CELL_BLOCK_ROWS, as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
+from oddsight.detectors.cells import (
+    CELL_BLOCK_ROWS,
+    CellView,
+    as_cells,
+    cell_distances,
+    cell_scale,
+    grid_of,
+    subsample,
+    top_mean,
+    view_of,
+)
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 
@@ -70,11 +80,20 @@ class NoveltyDetector(Detector):
         t = np.asarray(features.timestamps, dtype=np.float64)
         keep = subsample(len(emb), self.memory)
         memory, t_memory = as_cells(emb[keep], grid) / scale, t[keep]
+        self._cells = (memory, t_memory, scale, grid)  # what :meth:`cell_view` compares with
         scores = np.empty(len(emb), dtype=np.float32)
         for rows in row_blocks(len(emb), CELL_BLOCK_ROWS):
             allowed = np.abs(t[rows, None] - t_memory[None, :]) > self.gap_s
             scores[rows] = top_mean(cell_distances(as_cells(emb[rows], grid) / scale, memory, grid, allowed))
         return scores
+
+    def cell_view(self, row: np.ndarray, t: float) -> CellView | None:
+        """How one sample (a stored feature row at time ``t``) compared with the memory of the last video
+        scored, cell by cell (None before any cell features were scored)."""
+        if getattr(self, "_cells", None) is None:
+            return None
+        memory, t_memory, scale, grid = self._cells
+        return view_of(row, memory, scale, grid, (np.abs(t - t_memory) > self.gap_s)[None, :])
 
     def default_threshold(self) -> float:
         if self.threshold is not None:

@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from oddsight.detectors.base import Detector, row_blocks
-from oddsight.detectors.cells import CELL_BLOCK_ROWS, as_cells, cell_distances, cell_scale, grid_of, subsample, top_mean
+from oddsight.detectors.cells import (
+    CELL_BLOCK_ROWS,
+    CellView,
+    as_cells,
+    cell_distances,
+    cell_scale,
+    grid_of,
+    subsample,
+    top_mean,
+    view_of,
+)
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 from oddsight.validate import integer, number
@@ -168,6 +178,13 @@ class OneClassDetector(Detector):
                 d[rows, rows + start] = np.inf
             out[start : start + 1024] = np.partition(d, k - 1, axis=1)[:, :k].mean(axis=1)
         return out
+
+    def cell_view(self, row: np.ndarray, t: float) -> CellView | None:
+        """How one sample (a stored feature row) compared with the normal memory, cell by cell (cell features
+        only; None otherwise). ``t`` is unused: the memory is other footage."""
+        if not getattr(self, "grid_", 0) or not hasattr(self, "train_"):
+            return None
+        return view_of(row, self.train_, self.scale_, self.grid_)
 
     def default_threshold(self) -> float:
         return float(getattr(self, "threshold_", 0.0))

@@ -4,7 +4,7 @@ Every channel gets the same body::
 
     {"type": "new" | "update" | "end", "camera": NAME, "time": UNIX_SECONDS,
      "event": {"id", "start_frame", "end_frame", "start_s", "end_s", "peak_s", "peak_score", "label", "reason",
-               "snapshot", "clip"}}
+               "box", "snapshot", "clip"}}
 """
 
 from __future__ import annotations

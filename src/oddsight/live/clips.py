@@ -9,13 +9,14 @@ from typing import Any
 from oddsight.atomic import atomic_file
 from oddsight.errors import OutputError
 from oddsight.live.stream import StoredPacket
+from oddsight.video.pictures import draw_box
 
 
-def write_snapshot(frame: Any, path: Path, width: int = 640) -> Path:
-    """``frame`` (an av.VideoFrame) as a JPEG at most ``width`` wide."""
+def write_snapshot(frame: Any, path: Path, width: int = 640, box: list[int] | None = None) -> Path:
+    """``frame`` (an av.VideoFrame) as a JPEG at most ``width`` wide, with the event's ``box`` drawn."""
     scale = min(1.0, width / max(frame.width, 1))
     w, h = max(2, int(frame.width * scale) // 2 * 2), max(2, int(frame.height * scale) // 2 * 2)
-    image = frame.to_image(width=w, height=h)
+    image = draw_box(frame.to_image(width=w, height=h), box, (frame.width, frame.height))
     with atomic_file(path) as tmp:
         image.save(tmp, format="JPEG", quality=85)
     return path

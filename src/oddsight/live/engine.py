@@ -5,6 +5,7 @@ the same engine; see :mod:`oddsight.methods.scorers` for what differs between th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -14,10 +15,13 @@ from oddsight.engine import Engine
 from oddsight.features.types import Features
 from oddsight.live.language import WindowedLanguage
 from oddsight.methods.registry import METHOD_NAMES, method_spec
+from oddsight.methods.scorers import LIVE_RAMP
 from oddsight.models.base import ImageEncoder
 from oddsight.temporal.events import Event, Message
 from oddsight.temporal.timeline import Calibration
 from oddsight.video.source import VideoInfo
+
+log = logging.getLogger("oddsight.live")
 
 LIVE_METHODS = METHOD_NAMES  # every method scores live: the visual ones frame by frame, the language ones by window
 
@@ -57,11 +61,13 @@ class LiveEngine:
         """Embeddings of a batch of images (frame pairs for motion)."""
         return self.encoder.embed(self.encoder.preprocess(images))
 
-    def push(self, frame: int, t: float, embedding: np.ndarray, fps: float = 25.0) -> Update:
-        """One sampled frame's embedding (``fps``: the stream's frame rate): its score, smoothed score and any event
-        messages. A windowed scorer (judge, lavad) scores a window's frames when it closes: until then a frame shows
-        the last known score."""
-        info = VideoInfo("live", "stream", 0, 0, fps, None, None)
+    def push(
+        self, frame: int, t: float, embedding: np.ndarray, fps: float = 25.0, size: tuple[int, int] = (0, 0)
+    ) -> Update:
+        """One sampled frame's embedding (``fps``: the stream's frame rate, ``size`` its frames' width and height,
+        for an event's box): its score, smoothed score and any event messages. A windowed scorer (judge, lavad)
+        scores a window's frames when it closes: until then a frame shows the last known score."""
+        info = VideoInfo("live", "stream", size[0], size[1], fps, None, None)
         stored = np.asarray(embedding, np.float16)[None, :]  # as a file's features are kept: the same scores
         one = Features(stored, np.array([frame]), np.array([t]), info, self.model_id, "live")
         before = self.engine.timeline.last if self.engine.timeline is not None else None
@@ -103,6 +109,19 @@ def make_engine(
 
     config = replace(config, live=True, warmup_s=config.warmup_s if warmup_s is None else warmup_s)
     check_live(config)
+    fill_s = LIVE_RAMP / (config.sampling.fps or 2.0)
+    if config.method == "novelty" and config.threshold is None and 0 < config.warmup_s < fill_s:
+        log.warning(
+            "%s: a %g s warm-up is shorter than novelty's memory fill (%d frames, %g s at %g fps): its scores are "
+            "still damped then, so the threshold would be set too low; warming up for %g s instead",
+            camera,
+            config.warmup_s,
+            LIVE_RAMP,
+            fill_s,
+            config.sampling.fps or 2.0,
+            fill_s,
+        )
+        config = replace(config, warmup_s=fill_s)
     if method_spec(config.method).language:
         return _language_engine(config, camera, record)
     visual = VisualDetection(config)

@@ -31,7 +31,9 @@ FEEDBACK_POLL_S = 5.0  # how often a running monitor looks for new false-alarm f
 
 
 def camera_name(url: str) -> str:
-    """A file-system-safe name for a camera from its URL or path (no credentials)."""
+    """A file-system-safe name for a camera from its URL (host and path, no credentials) or a file's name."""
+    if "://" not in url and not url.startswith("/dev/"):
+        url = Path(url).stem  # a file: its name, not its whole path
     text = redact_urls(url).split("://", 1)[-1]
     text = re.sub(r"^[^@/]*@", "", text)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")
@@ -132,7 +134,8 @@ class Monitor:
             self._recent.popleft()
         if time.monotonic() - self._normal_checked > FEEDBACK_POLL_S:
             self._load_feedback()
-        update = self.engine.push(frame.index, frame.t, embedding, frame.fps)
+        size = (frame.frame.width, frame.frame.height)
+        update = self.engine.push(frame.index, frame.t, embedding, frame.fps, size)
         t3 = time.perf_counter()
         for key, seconds in (("resize", t1 - t0), ("encode", t2 - t1), ("score", t3 - t2)):
             self.timings[key] = self.timings.get(key, 0.0) + seconds
@@ -219,7 +222,7 @@ class Monitor:
             return
         path = self.folder / f"{ev.id}.jpg"
         try:
-            write_snapshot(frame, path)
+            write_snapshot(frame, path, box=ev.box)
             ev.snapshot = str(path)
         except Exception as exc:
             log.warning("%s: snapshot not written (%s)", self.camera, exc)

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from oddsight.detectors.base import Detector
-from oddsight.detectors.cells import as_cells, cell_distances, top_mean
+from oddsight.detectors.cells import CellView, as_cells, cell_distances, grid_of, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
+from oddsight.methods.explain import describe
 from oddsight.methods.normal import Calm, NormalMemory
 from oddsight.temporal.events import Message
 
 MODES = ("offline", "live")
+LIVE_RAMP = 32  # live novelty: past frames until scores are no longer damped (chosen leave-one-dataset-out)
 LABELS_KEPT = 1200  # live: the latest samples whose label can still be asked for (10 minutes at 2 fps)
 
 
@@ -55,6 +57,7 @@ class Scorer:
     """A method's scorer in one mode; feedback (false alarms) is a live concern, accepted by every scorer."""
 
     mode: str = "offline"
+    raw_peak: bool = False  # an event's peak is its highest raw sample (the visual scorers: one sample, one frame)
 
     def __init__(self, default_threshold: float = 1.0) -> None:
         self.default_threshold = default_threshold
@@ -73,10 +76,22 @@ class Scorer:
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         """Frames a person said were normal here (false alarms); None forgets them."""
 
+    def cell_view(self, frame: int) -> tuple[CellView, int, tuple[int, int]] | None:
+        """How the sample nearest ``frame`` compared per cell, its grid and frame size (cell features only)."""
+        return None
+
     def explain(self, message: Message) -> None:
-        """Fill in what the event was, as the scorer knows it, when a message about it goes out."""
+        """Fill in what the event was, as the scorer knows it, when a message about it goes out: the label, and
+        on cell features the box and the words of what was unusual at the peak."""
         ev = message.event
         ev.label = self.label(ev.peak_frame) or ev.label
+        view = self.cell_view(ev.peak_frame)
+        if view is not None:
+            ev.box, ev.reason = describe(view[0], view[1], *view[2])
+
+
+def _size(features: Features) -> tuple[int, int]:
+    return int(features.info.width or 0), int(features.info.height or 0)
 
 
 def check_mode(mode: str) -> str:
@@ -95,10 +110,13 @@ def _scored(features: Features, scores: np.ndarray) -> Scored:
 class WholeVideo(Scorer):
     """Offline novelty: the samples are held until the scores end, then scored against the whole video."""
 
+    raw_peak = True
+
     def __init__(self, detector: Detector, default_threshold: float) -> None:
         super().__init__(default_threshold)
         self.detector = detector
         self._parts: list[Features] = []
+        self._whole: Features | None = None  # the video scored, kept to explain its events
 
     def update(self, features: Features) -> Scored:
         self._parts.append(features)
@@ -109,8 +127,24 @@ class WholeVideo(Scorer):
             return EMPTY
         first = self._parts[0]
         whole = first if len(self._parts) == 1 else _concat(self._parts)
-        self._parts = []
+        self._parts, self._whole = [], whole
         return _scored(whole, self.detector.score(whole))
+
+    def cell_view(self, frame: int) -> tuple[CellView, int, tuple[int, int]] | None:
+        whole, view_of_row = self._whole, getattr(self.detector, "cell_view", None)
+        if whole is None or view_of_row is None or grid_of(whole) is None or not len(whole):
+            return None
+        row = _nearest(whole.indices, frame)
+        view = view_of_row(whole.embeddings[row], float(whole.timestamps[row]))
+        return None if view is None else (view, grid_of(whole), _size(whole))
+
+
+def _nearest(indices: np.ndarray, frame: int) -> int:
+    """The row of the sample nearest ``frame`` (``indices`` ascending)."""
+    row = int(np.clip(np.searchsorted(indices, frame), 0, len(indices) - 1))
+    if row > 0 and abs(int(indices[row - 1]) - frame) <= abs(int(indices[row]) - frame):
+        row -= 1
+    return row
 
 
 def _concat(parts: list[Features]) -> Features:
@@ -133,6 +167,7 @@ class CausalNovelty(Scorer):
     clips and a camera's first 16 s with no score at all."""
 
     mode = "live"
+    raw_peak = True
 
     def __init__(
         self,
@@ -142,7 +177,7 @@ class CausalNovelty(Scorer):
         memory: int = 256,
         min_memory: int = 4,
         seed: int = 0,
-        ramp: int = 32,
+        ramp: int = LIVE_RAMP,
     ) -> None:
         self.grid, self.gap_s, self.memory, self.min_memory = grid, gap_s, memory, min_memory
         self.ramp = ramp  # until the memory holds this many frames, scores are scaled down in proportion
@@ -156,14 +191,26 @@ class CausalNovelty(Scorer):
         self._sq: np.ndarray | None = None
         self._count = 0
         self._normal: np.ndarray | None = None
+        # the latest samples' cell scores and features, to explain an event by its peak
+        self._views: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=LABELS_KEPT)
+        self._size_px = (0, 0)
 
     def update(self, features: Features) -> Scored:
-        scores = [
-            self.score(np.asarray(e), float(t)) for e, t in zip(features.embeddings, features.timestamps, strict=True)
-        ]
+        self._size_px = _size(features)
+        scores = []
+        for frame, e, t in zip(features.indices, features.embeddings, features.timestamps, strict=True):
+            scores.append(self.score(np.asarray(e), float(t), int(frame)))
         return _scored(features, np.asarray(scores))
 
-    def score(self, embedding: np.ndarray, t: float) -> float:
+    def cell_view(self, frame: int) -> tuple[CellView, int, tuple[int, int]] | None:
+        if not self._views or self._size == 0:
+            return None
+        _, cell_scores, cells = min(self._views, key=lambda v: abs(v[0] - frame))
+        usual = np.median(self._bank[: self._size], axis=0)
+        view = CellView(cell_scores.astype(np.float32), cells.astype(np.float32), usual)
+        return view, self.grid, self._size_px
+
+    def score(self, embedding: np.ndarray, t: float, frame: int | None = None) -> float:
         cells = as_cells(embedding[None, :], self.grid)[0]  # (C, d)
         flat = cells.astype(np.float64)
         if self._sum is None:
@@ -181,8 +228,11 @@ class CausalNovelty(Scorer):
         bank = self._bank[: self._size]
         if self._normal is not None:
             bank = np.concatenate([bank, self._normal])
-        score = float(top_mean(cell_distances((cells / scale)[None], bank / scale, self.grid))[0])
-        return score * min(1.0, self._size / self.ramp)  # little past: little evidence, a damped score
+        cell_scores = cell_distances((cells / scale)[None], bank / scale, self.grid)
+        if frame is not None:
+            self._views.append((frame, cell_scores[0].astype(np.float16), cells.astype(np.float16)))
+        # little past: little evidence, a damped score
+        return float(top_mean(cell_scores)[0]) * min(1.0, self._size / self.ramp)
 
     def settle(self) -> None:
         """Everything seen so far is past (a camera's history was fed in before its stream): all of it may be
@@ -215,13 +265,16 @@ class FrameScorer(Scorer):
     """``oneclass`` and ``zeroshot``: each frame scored alone by the detector (any batch size, both modes). A frame
     that matches the camera's false alarms (:class:`NormalMemory`) scores no higher than its typical score."""
 
+    raw_peak = True
+
     def __init__(self, detector: Detector, mode: str) -> None:
         self.detector, self.mode = detector, check_mode(mode)
         self.default_threshold = detector.default_threshold()
         self.normal = NormalMemory()
         self.calm = Calm()
         self._labels = getattr(detector, "top_prompt", None)
-        # what a label is read from: the samples' features (offline all of them, live the latest)
+        self._view = getattr(detector, "cell_view", None)
+        # what a label or a box is read from: the samples' features (offline all of them, live the latest)
         self._kept: deque[tuple[int, Features]] = deque(maxlen=None if self.mode == "offline" else LABELS_KEPT)
 
     def update(self, features: Features) -> Scored:
@@ -230,22 +283,31 @@ class FrameScorer(Scorer):
             self.calm.add(float(raw[i]))  # every frame counts in the typical score (a calm view may match too)
             if self.normal.bank is not None and self.normal.matches(embedding):
                 raw[i] = self.calm.cap(float(raw[i]))  # that scene again: as calm as usual
-        if self._labels is not None:
+        if self._labels is not None or (self._view is not None and grid_of(features) is not None):
             self._kept.extend((int(f), features[i : i + 1]) for i, f in enumerate(features.indices))
         return _scored(features, raw)
 
+    def _nearest(self, frame: int) -> Features | None:
+        return min(self._kept, key=lambda kept: abs(kept[0] - frame))[1] if self._kept else None
+
     def label(self, frame: int) -> str | None:
-        if self._labels is None or not self._kept:
+        nearest = self._nearest(frame) if self._labels is not None else None
+        return None if nearest is None else self._labels(nearest)[0]
+
+    def cell_view(self, frame: int) -> tuple[CellView, int, tuple[int, int]] | None:
+        nearest = self._nearest(frame) if self._view is not None else None
+        if nearest is None:
             return None
-        nearest = min(self._kept, key=lambda kept: abs(kept[0] - frame))[1]
-        return self._labels(nearest)[0]
+        view = self._view(nearest.embeddings[0], float(nearest.timestamps[0]))
+        return None if view is None else (view, grid_of(nearest), _size(nearest))
 
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         self.normal.set(embeddings)
 
     def explain(self, message: Message) -> None:
-        """zeroshot: the best-matching anomaly prompt at the peak, as the label and the reason."""
+        """oneclass on cells: the box and words (see :meth:`Scorer.explain`); zeroshot: the best-matching
+        anomaly prompt at the peak, as the label and the reason."""
+        super().explain(message)
         ev = message.event
-        label = self.label(ev.peak_frame)
-        if label:
-            ev.label, ev.reason = label, f"frames most similar to the prompt '{label}'"
+        if ev.label and self._labels is not None:
+            ev.reason = f"frames most similar to the prompt '{ev.label}'"

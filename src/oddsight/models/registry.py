@@ -167,7 +167,10 @@ def resolve(spec: ModelSpec, path: str | Path | None = None, *, download: bool =
             if loc is not None:
                 return Resolved(spec, "pip", loc)
         elif source["kind"] == "hub":
-            loc = hub_snapshot(source["repo"], download and not hub_offline(), source.get("file"))
+            try:
+                loc = hub_snapshot(source["repo"], download and not hub_offline(), source.get("file"))
+            except ModelUnavailableError as exc:  # the same help as `models list` and the Models page give
+                raise ModelUnavailableError(f"{unavailable_message(spec)} ({exc})") from None
             if loc is not None:
                 return Resolved(spec, "hub", loc)
     raise ModelUnavailableError(unavailable_message(spec))

@@ -27,6 +27,7 @@ EVENT_COLUMNS = [
     "mean_score",
     "label",
     "reason",
+    "box",
     "summary",
 ]
 
@@ -94,6 +95,7 @@ def write_events_csv(result: DetectionResult, path: Path) -> Path:
                 video=result.info.source,
                 event=i,
                 reason=e.reason or "",
+                box=str(e.box) if e.box else "",
                 summary=e.details.get("summary", ""),
                 label=e.label or "",
             )

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from oddsight.server.store import Store, all_rows, first_row, insert_row, new_id
+from oddsight.server.store.schema import box_text, event_row
 
 SCORES_KEPT_S = 3600.0  # the rolling score chart's history per camera
 EVENT_COLUMNS = (
@@ -21,6 +22,7 @@ EVENT_COLUMNS = (
     "peak_score",
     "label",
     "reason",
+    "box",
     "snapshot",
     "clip",
 )
@@ -97,6 +99,7 @@ class CameraStore:
         """A new/update/end message (the webhook's body) into the camera's events."""
         ev = payload["event"]
         values = {k: ev.get(k) for k in EVENT_COLUMNS}
+        values["box"] = box_text(values["box"])
         state = "ended" if payload["type"] == "end" else "open"
         now = time.time()
         with self.store.connect() as con:
@@ -145,11 +148,12 @@ class CameraStore:
         if camera_id is not None:
             sql, args = sql + " WHERE camera_id=?", (camera_id,)
         with self.store.read() as con:
-            return all_rows(con.execute(sql + " ORDER BY opened_at DESC LIMIT ?", (*args, limit)))
+            rows = all_rows(con.execute(sql + " ORDER BY opened_at DESC LIMIT ?", (*args, limit)))
+        return [event_row(r) for r in rows]
 
     def event(self, event_id: str) -> dict | None:
         with self.store.read() as con:
-            return first_row(con.execute("SELECT * FROM camera_events WHERE id=?", (event_id,)))
+            return event_row(first_row(con.execute("SELECT * FROM camera_events WHERE id=?", (event_id,))))
 
     def review(self, event_id: str, review: str) -> dict | None:
         with self.store.connect() as con:

@@ -11,6 +11,7 @@ import numpy as np
 
 from oddsight.atomic import atomic_file
 from oddsight.errors import ConfigError, InputError, VideoDecodeError
+from oddsight.video.pictures import draw_box
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import open_source
 
@@ -105,12 +106,13 @@ def _frames(path: Path, start_s: float, end_s: float | None, folder_fps: float) 
             yield t, frame.to_ndarray(format="rgb24")
 
 
-def thumbnail(path: Path, t: float, out: Path, *, folder_fps: float = 25.0) -> Path:
-    """The frame at ``t`` seconds as a JPEG ``THUMB_WIDTH`` wide."""
+def thumbnail(path: Path, t: float, out: Path, *, folder_fps: float = 25.0, box: list[int] | None = None) -> Path:
+    """The frame at ``t`` seconds as a JPEG ``THUMB_WIDTH`` wide, with the event's ``box`` drawn."""
     from PIL import Image
 
     for _, image in _frames(path, max(0.0, t), None, folder_fps):
         im = Image.fromarray(image)
+        im = draw_box(im, box, (im.width, im.height))
         im.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 4))
         with atomic_file(out) as tmp:
             im.save(tmp, format="JPEG", quality=85)

@@ -23,7 +23,9 @@ MESSAGE_TYPES = ("new", "update", "end")
 @dataclass
 class Event:
     """A span of anomalous frames (``end_frame`` inclusive, ``end_s`` exclusive); times in seconds of the video
-    or stream. ``reason`` says why (the LLM's, or the feature's words); ``details`` holds method-specific extras."""
+    or stream. ``reason`` says why (the LLM's, or the feature's words), ``box`` where (the visual methods on cell
+    features); ``peak_s`` is the time of the highest raw sampled score (the frame that shows the cause) for the visual
+    methods, ``peak_score`` the highest smoothed score; ``details`` holds method-specific extras."""
 
     start_frame: int
     end_frame: int
@@ -36,6 +38,7 @@ class Event:
     id: str | None = None
     label: str | None = None  # what it was (the best-matching prompt, the window's caption), when the method knows
     reason: str | None = None
+    box: list[int] | None = None  # where it happened: [x0, y0, x1, y1] in pixels of the video's frames
     snapshot: str | None = None
     clip: str | None = None
     note: str | None = None

@@ -108,10 +108,14 @@ def add_camera(
     values.setdefault("fps", 2.0)
     options = detection_options(store, settings, values, LIVE_METHODS, body.detector_id)
     check_live(DetectOptions.parse(options).to_config(methods=LIVE_METHODS))
-    taken = {c["id"] for c in cameras.cameras()}
+    existing = cameras.cameras()
+    same = next((c for c in existing if c["url"] == url), None)
+    if same is not None:
+        raise HTTPException(409, f"camera {same['id']} already watches this source")
+    taken = {c["id"] for c in existing}
     name = body.name
     if name is None:
-        base = camera_name(url if not is_file else Path(url).stem)
+        base = camera_name(url)
         name = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
     elif not NAME.match(name):
         raise HTTPException(422, "name: 1-60 letters, digits, '.', '_' or '-', starting with a letter or digit")

@@ -37,6 +37,7 @@ class Event(BaseModel):
     mean_score: float
     label: str | None
     reason: str | None
+    box: list[int] | None = None
     review: Literal["new", "confirmed", "false_alarm"]
     note: str | None
     created_at: float
@@ -120,7 +121,7 @@ def _event_file(
 @router.get("/events/{event_id}/thumbnail.jpg", summary="The event's peak frame", response_class=FileResponse)
 def event_thumbnail(event_id: str, store: StoreDep, settings: SettingsDep) -> FileResponse:
     def make(path: Path, fps: float, event: dict, out: Path) -> None:
-        media.thumbnail(path, event["peak_s"], out, folder_fps=fps)
+        media.thumbnail(path, event["peak_s"], out, folder_fps=fps, box=event.get("box"))
 
     return FileResponse(_event_file(store, settings, event_id, ".jpg", make), media_type="image/jpeg")
 

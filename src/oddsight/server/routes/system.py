@@ -29,6 +29,7 @@ def health(settings: SettingsDep) -> dict:
 
 @router.get("/models", summary="Every known model and whether it loads offline here now")
 def models() -> list[dict]:
+    from oddsight.methods.registry import METHODS
     from oddsight.models.registry import availability, list_specs, unavailable_message
 
     rows = []
@@ -38,6 +39,7 @@ def models() -> list[dict]:
             {
                 "id": spec.id,
                 "role": spec.role,
+                "default_for": [m.name for m in METHODS.values() if m.default_model == spec.id],
                 "available": where != "missing",
                 "where": where,
                 "licence": spec.licence,

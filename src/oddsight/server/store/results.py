@@ -7,7 +7,15 @@ import time
 from typing import Any
 
 from oddsight.server.store.base import StoreBase
-from oddsight.server.store.schema import EVENT_FIELDS, all_rows, first_row, insert_row, new_id
+from oddsight.server.store.schema import (
+    EVENT_FIELDS,
+    all_rows,
+    box_text,
+    event_row,
+    first_row,
+    insert_row,
+    new_id,
+)
 
 
 class ResultTables(StoreBase):
@@ -60,6 +68,7 @@ class ResultTables(StoreBase):
                         "label": e.get("label"),
                         "reason": e.get("reason")
                         or (e.get("details") or {}).get("reason"),  # schema 1 kept it in details
+                        "box": box_text(e.get("box")),
                         "created_at": now,
                     },
                 )
@@ -125,11 +134,12 @@ class ResultTables(StoreBase):
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
         with self.read() as con:
-            return all_rows(con.execute(sql, (*args, limit, offset)))
+            return [event_row(r) for r in all_rows(con.execute(sql, (*args, limit, offset)))]
 
     def event(self, event_id: str) -> dict | None:
         with self.read() as con:
-            return first_row(con.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE id=?", (event_id,)))
+            sql = f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE id=?"
+            return event_row(first_row(con.execute(sql, (event_id,))))
 
     def review_event(self, event_id: str, review: str | None, note: str | None) -> dict | None:
         with self.connect() as con:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from typing import Any
@@ -67,6 +68,11 @@ MIGRATIONS: list[str] = [
         ended REAL NOT NULL, s REAL NOT NULL
     );
     """,
+    # 3: where an event happened (a JSON [x0, y0, x1, y1] in the video's pixels)
+    """
+    ALTER TABLE events ADD COLUMN box TEXT;
+    ALTER TABLE camera_events ADD COLUMN box TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -86,6 +92,7 @@ EVENT_FIELDS = (
     "mean_score",
     "label",
     "reason",
+    "box",
     "review",
     "note",
     "created_at",
@@ -105,6 +112,18 @@ def insert_row(con: sqlite3.Connection, table: str, row: dict[str, Any]) -> None
     names = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     con.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(row.values()))
+
+
+def box_text(box: object) -> str | None:
+    """An event's box as stored (JSON), or None."""
+    return json.dumps([int(v) for v in box]) if isinstance(box, (list, tuple)) and len(box) == 4 else None
+
+
+def event_row(row: dict | None) -> dict | None:
+    """An event row as the API gives it: its box a list again."""
+    if row is not None and isinstance(row.get("box"), str):
+        row["box"] = json.loads(row["box"])
+    return row
 
 
 def first_row(cursor: sqlite3.Cursor) -> dict | None:

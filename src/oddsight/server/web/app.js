@@ -427,7 +427,10 @@ function calibrationText(c) {
   const cal = c.status && c.status.calibration;
   if (!cal) return "starting…";
   if (cal.threshold === null) return `calibrating: the first ${cal.warmup_s} s set the threshold`;
-  const how = cal.source === "warm-up" ? `set from the warm-up at ${when(cal.set_at)}` : cal.source === "given" ? "given" : "the method's default";
+  const how = cal.source === "warm-up" ? `set from the warm-up at ${when(cal.set_at)}`
+    : cal.source === "given" ? "given"
+    : cal.source === "default (warming up)" ? `the method's default while the first ${cal.warmup_s} s calibrate`
+    : "the method's default";
   return `threshold ${cal.threshold.toFixed(3)} (${how})`;
 }
 
@@ -514,7 +517,7 @@ async function modelsPage() {
     h("section", { class: "panel" }, h("p", { class: "muted small" }, "What loads offline on this server now, and how to get the rest (run the command on the server)."),
       h("div", { class: "table-wrap" }, h("table", { class: "cards" }, h("thead", {}, h("tr", {}, h("th", {}, "Model"), h("th", {}, "Role"), h("th", {}, "Offline now"),
         h("th", { class: "hide-narrow" }, "Licence"), h("th", {}, "About"))),
-      h("tbody", {}, models.map((m) => h("tr", {}, h("td", {}, m.id), h("td", {}, m.role),
+      h("tbody", {}, models.map((m) => h("tr", {}, h("td", {}, m.id, m.default_for.length ? h("div", { class: "small muted" }, `default of ${m.default_for.join(", ")}`) : null), h("td", {}, m.role),
         h("td", {}, m.available ? state("done") : h("span", { class: "state failed" }, "missing"), m.available ? "" : h("div", { class: "small muted" }, m.how_to_get)),
         h("td", { class: "hide-narrow" }, m.licence), h("td", { class: "small" }, m.description))))))));
 }
