@@ -135,6 +135,11 @@ def test_rtsp_outage_reconnects_and_keeps_scoring(rtsp, tmp_path):
     assert len(monitor.scores) > during >= before > 5  # scoring went on after the camera came back
     outages = [json.loads(x) for x in (tmp_path / "clips" / "gate" / "outages.jsonl").read_text().splitlines()]
     assert outages and outages[0]["type"] == "outage" and outages[0]["s"] >= 15
+    # and a camera-health event of its own, new and ended once the camera is back
+    logged = [json.loads(x) for x in (tmp_path / "clips" / "gate" / "events.jsonl").read_text().splitlines()]
+    offline = [m for m in logged if m.get("event", {}).get("kind") == "tamper"]
+    assert [m["type"] for m in offline] == ["new", "end"] and offline[0]["event"]["label"] == "offline"
+    assert "offline for" in offline[0]["event"]["reason"]
 
 
 class Mjpeg(http.server.BaseHTTPRequestHandler):

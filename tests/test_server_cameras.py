@@ -106,6 +106,12 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         rtsp.start()
         outages = _until("an outage", lambda: c.get("/cameras/door").json()["outages"], 60)
         assert outages[0]["s"] >= 3 and outages[0]["ended"] > outages[0]["started"]
+        health = _until(
+            "an offline event",
+            lambda: [e for e in c.get("/cameras/door/events").json() if e["kind"] == "tamper"] or None,
+            30,
+        )
+        assert health[0]["label"] == "offline" and health[0]["state"] == "ended"
         _until("scoring after the outage", lambda: c.get("/cameras/door").json()["state"] == "running", 30)
 
         assert c.delete("/cameras/door").status_code == 204

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from oddsight.engine import unique_ids
 from oddsight.live.alerts import Sink
 from oddsight.live.clips import write_clip, write_snapshot
 from oddsight.live.dispatch import KEPT, Dispatcher
 from oddsight.live.engine import LiveEngine
 from oddsight.live.stream import LiveFrame, LiveStream
+from oddsight.live.tamper import TamperWatch, grey_picture
 from oddsight.redact import redact_urls
 from oddsight.temporal.events import Event, Message
 from oddsight.video.source import to_rgb
@@ -74,6 +76,8 @@ class Monitor:
         )
         self._pending: list[_PendingClip] = []
         self._peak_frame: dict[str, Any] = {}
+        self.tamper = TamperWatch(self.engine.engine.new_id or unique_ids(self.camera))
+        self._last_frame: tuple[int, float] = (0, 0.0)  # the latest sampled frame's index and time
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
@@ -114,6 +118,8 @@ class Monitor:
             for message in self.engine.close("the stream ended", self.stream.stats.decoded):
                 self._keep_peak(message.event)
                 self._emit(message, final=True)
+            for message in self.tamper.close(*self._last_frame):
+                self._emit(message, final=True)
             for pending in self._pending:
                 self._finish(pending.message)
             self._pending = []
@@ -123,7 +129,8 @@ class Monitor:
         self.stream.stop()
 
     def _score(self, frame: LiveFrame) -> None:
-        self._log_outages()
+        self._log_outages(frame)
+        self._last_frame = (frame.index, frame.t)
         t0 = time.perf_counter()
         images = self._images(frame)
         t1 = time.perf_counter()
@@ -149,6 +156,9 @@ class Monitor:
         tracked = self.engine.engine.tracked_event
         if tracked is not None:
             self._keep_peak(tracked)
+        for message in self.tamper.push(frame.index, frame.t, grey_picture(frame.frame)):
+            self._peak_frame[message.event.id] = frame.frame  # its snapshot: the picture that shows it
+            self._emit(message)
         self._forget_scored_pictures(frame.fps)
         for pending in [p for p in self._pending if frame.t >= p.ready_at]:
             self._pending.remove(pending)
@@ -182,7 +192,8 @@ class Monitor:
         if message.type in ("new", "update"):
             self._snapshot(ev)
         elif message.type == "end":
-            self._save_embeddings(ev)
+            if ev.kind == "anomaly":  # a false alarm's frames teach the scorer; a tamper event's do not
+                self._save_embeddings(ev)
             if self.folder is not None and not final:
                 self._pending.append(_PendingClip(message, ev.end_s + CLIP_POST_S))
                 return  # sent when its clip is written
@@ -239,12 +250,16 @@ class Monitor:
         self._peak_frame.pop(ev.id, None)
         self.dispatch.publish(message)
 
-    def _log_outages(self) -> None:
-        """Each outage the stream got over, once, to the dispatcher."""
+    def _log_outages(self, frame: LiveFrame) -> None:
+        """Each outage the stream got over, once, to the dispatcher, and as an ``offline`` tamper event."""
         outages = self.stream.stats.outages
         while self._outages_logged < len(outages):
             self._outages_logged += 1
-            self.dispatch.outage(outages[self._outages_logged - 1])
+            outage = outages[self._outages_logged - 1]
+            self.dispatch.outage(outage)
+            for message in self.tamper.outage(frame.index, frame.t, float(outage.get("s", 0.0))):
+                self._peak_frame[message.event.id] = frame.frame
+                self._emit(message, final=message.type == "end")
 
     def status(self) -> dict[str, Any]:
         return {

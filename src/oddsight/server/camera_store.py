@@ -23,6 +23,7 @@ EVENT_COLUMNS = (
     "label",
     "reason",
     "box",
+    "kind",
     "snapshot",
     "clip",
 )
@@ -99,7 +100,7 @@ class CameraStore:
         """A new/update/end message (the webhook's body) into the camera's events."""
         ev = payload["event"]
         values = {k: ev.get(k) for k in EVENT_COLUMNS}
-        values["box"] = box_text(values["box"])
+        values["box"], values["kind"] = box_text(values["box"]), values["kind"] or "anomaly"
         state = "ended" if payload["type"] == "end" else "open"
         now = time.time()
         with self.store.connect() as con:

@@ -36,6 +36,7 @@ class Event:
     peak_score: float
     mean_score: float
     id: str | None = None
+    kind: str = "anomaly"  # or "tamper": camera health (its label: covered, blurred, moved, frozen, offline)
     label: str | None = None  # what it was (the best-matching prompt, the window's caption), when the method knows
     reason: str | None = None
     box: list[int] | None = None  # where it happened: [x0, y0, x1, y1] in pixels of the video's frames

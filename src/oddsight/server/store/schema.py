@@ -68,10 +68,12 @@ MIGRATIONS: list[str] = [
         ended REAL NOT NULL, s REAL NOT NULL
     );
     """,
-    # 3: where an event happened (a JSON [x0, y0, x1, y1] in the video's pixels)
+    # 3: where an event happened (a JSON [x0, y0, x1, y1] in the video's pixels); a camera event's kind
+    # (anomaly, or tamper: its label says covered, blurred, moved, frozen or offline)
     """
     ALTER TABLE events ADD COLUMN box TEXT;
     ALTER TABLE camera_events ADD COLUMN box TEXT;
+    ALTER TABLE camera_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'anomaly';
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

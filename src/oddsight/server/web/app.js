@@ -499,7 +499,7 @@ function cameraEventItem(e, after) {
   return h("li", { class: "event", "data-event": e.id, "data-state": e.state },
     e.has_snapshot ? h("img", { src: `${API}/camera-events/${e.id}/snapshot.jpg`, alt: `Peak frame at ${clock(e.peak_s)}`, loading: "lazy" }) : h("div", { class: "noimg" }),
     h("div", {},
-      h("div", { class: "what" }, `${clock(e.start_s)} – ${clock(e.end_s)}`, e.label ? ` · ${e.label}` : "", " ", state(ended ? e.review : "open")),
+      h("div", { class: "what" }, `${clock(e.start_s)} – ${clock(e.end_s)}`, e.kind === "tamper" ? h("span", { class: "state failed" }, `camera ${e.label}`) : (e.label ? ` · ${e.label}` : ""), " ", state(ended ? e.review : "open")),
       h("div", { class: "kv" }, h("span", {}, `peak ${Number(e.peak_score).toFixed(3)}`), h("span", {}, when(e.opened_at))),
       e.reason ? h("p", { class: "small" }, e.reason) : null,
       e.note ? h("p", { class: "small muted" }, e.note) : null,
