@@ -183,3 +183,45 @@ def test_mjpeg_over_http(tmp_path):
     finally:
         server.shutdown()
     assert len(monitor.scores) >= 12 and monitor.stream.stats.decoded >= 70
+
+
+def _subscriber(port: int, topics: tuple[str, ...], got: list[tuple[str, str, bool]]):
+    import paho.mqtt.client as mqtt
+
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: got.append((m.topic, m.payload.decode(), m.retain))
+    sub.connect("127.0.0.1", port)
+    for topic in topics:
+        sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    return sub
+
+
+def test_home_assistant_discovers_the_camera_and_sees_its_states(mosquitto):
+    got: list[tuple[str, str, bool]] = []
+    sub = _subscriber(mosquitto, ("homeassistant/#", "site/#"), got)
+    sink = MqttSink(f"mqtt://127.0.0.1:{mosquitto}/site", "door")
+    monitor = Monitor(str(shared_data() / FIGHT), _engine(), 2.0, sinks=[sink], camera="door")
+    monitor.run(max_seconds=36)
+    sink.close()
+    time.sleep(1)
+    sub.loop_stop()
+    configs = {t: json.loads(p) for t, p, _ in got if t.startswith("homeassistant/")}
+    anomaly = configs["homeassistant/binary_sensor/oddsight_door/anomaly/config"]
+    assert anomaly["state_topic"] == "site/door/anomaly" and anomaly["availability_topic"] == "site/door/availability"
+    assert anomaly["device"]["identifiers"] == ["oddsight_door"]
+    assert configs["homeassistant/binary_sensor/oddsight_door/tamper/config"]["device_class"] == "tamper"
+    assert configs["homeassistant/sensor/oddsight_door/score/config"]["state_topic"] == "site/door/score"
+    states = [p for t, p, _ in got if t == "site/door/anomaly"]
+    assert states[0] == "ON"  # on from the new message, off at its end
+    assert states[-1] == "OFF"
+    assert [p for t, p, _ in got if t == "site/door/availability"][-1] == "offline"
+    scores = [float(p) for t, p, _ in got if t == "site/door/score"]
+    assert scores and all(np.isfinite(scores))
+    # Home Assistant started later still finds the camera: the discovery configs and the last state are retained
+    late: list[tuple[str, str, bool]] = []
+    later = _subscriber(mosquitto, ("homeassistant/#", "site/door/anomaly"), late)
+    time.sleep(1)
+    later.loop_stop()
+    assert {t for t, _, retained in late if retained} >= set(configs) | {"site/door/anomaly"}
+    assert dict((t, p) for t, p, _ in late)["site/door/anomaly"] == "OFF"

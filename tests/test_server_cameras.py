@@ -211,7 +211,28 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         status = c.get(f"/cameras/{cam['id']}").json()["status"]
         # played at its own frame rate: after ~3 s of stream, not the whole 37 s file
         assert status["stream"]["sampled"] < 2 * (time.monotonic() - t0) + 8
+        _read_metrics_as_prometheus_does(quiet_server, cam["id"])
         assert c.delete(f"/cameras/{cam['id']}").status_code == 204
+
+
+def _read_metrics_as_prometheus_does(server, camera_id: str) -> None:
+    """/metrics (and /api/v1/metrics) parsed by the Prometheus client's own parser: the camera's figures."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    reply = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(reply.text)
+        for s in family.samples
+    }
+    cam = (("camera", camera_id),)
+    assert samples[("oddsight_camera_up", cam)] == 1.0
+    assert samples[("oddsight_camera_frames_scored_total", cam)] >= 6
+    assert samples[("oddsight_camera_threshold", cam)] == 1.0
+    assert samples[("oddsight_camera_events_total", (("camera", camera_id), ("kind", "tamper")))] == 0
+    with server.client() as c:
+        assert c.get("/metrics").text.count("oddsight_camera_up{") == 1
 
 
 def _scored_id(c: httpx.Client, camera_id: str, n: int) -> bool:

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from oddsight.errors import ConfigError
 from oddsight.redact import redact_urls
@@ -42,6 +42,10 @@ class Sink:
 
     def send(self, payload: dict[str, Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def score(self, value: float) -> None:
+        """The camera's latest smoothed score (every few seconds), for a channel that shows it."""
+        return None
 
     def close(self) -> None:
         return None
@@ -125,9 +129,52 @@ class WebhookSink(QueuedSink):
             time.sleep(min(0.5 * 2**attempt, 8.0))
 
 
+def discovery(prefix: str, camera: str, availability: str, topic_root: str = "homeassistant") -> list[tuple[str, dict]]:
+    """Home Assistant MQTT discovery for one camera: a binary sensor "anomaly" (on while an event is open), a binary
+    sensor "tamper" (device class tamper), a sensor with the last score; one device, one availability topic."""
+    device = {"identifiers": [f"oddsight_{camera}"], "name": f"oddsight {camera}", "manufacturer": "oddsight"}
+    base = {"availability_topic": availability, "device": device}
+    node = f"oddsight_{camera}".replace(".", "_")
+    return [
+        (
+            f"{topic_root}/binary_sensor/{node}/anomaly/config",
+            base
+            | {
+                "name": "Anomaly",
+                "unique_id": f"{node}_anomaly",
+                "state_topic": f"{prefix}/{camera}/anomaly",
+                "json_attributes_topic": f"{prefix}/{camera}/events",
+                "device_class": "problem",
+            },
+        ),
+        (
+            f"{topic_root}/binary_sensor/{node}/tamper/config",
+            base
+            | {
+                "name": "Tamper",
+                "unique_id": f"{node}_tamper",
+                "state_topic": f"{prefix}/{camera}/tamper",
+                "device_class": "tamper",
+            },
+        ),
+        (
+            f"{topic_root}/sensor/{node}/score/config",
+            base
+            | {
+                "name": "Anomaly score",
+                "unique_id": f"{node}_score",
+                "state_topic": f"{prefix}/{camera}/score",
+                "state_class": "measurement",
+            },
+        ),
+    ]
+
+
 class MqttSink(QueuedSink):
-    """Publish to ``mqtt://[user:pass@]host[:port]/prefix``: each message on ``prefix/<camera>/events`` (and the
-    type on ``prefix/<camera>/events/<type>``), a retained ``prefix/<camera>/availability`` of online/offline."""
+    """Publish to ``mqtt://[user:pass@]host[:port]/prefix[?discovery=homeassistant|off]``: each message on
+    ``prefix/<camera>/events`` (and the type on ``prefix/<camera>/events/<type>``), a retained
+    ``prefix/<camera>/availability`` of online/offline, retained ``ON``/``OFF`` states on ``prefix/<camera>/anomaly``
+    and ``.../tamper``, the last score on ``.../score``, and Home Assistant discovery (:func:`discovery`)."""
 
     def __init__(self, url: str, camera: str) -> None:
         from oddsight.extras import require_extra
@@ -141,14 +188,22 @@ class MqttSink(QueuedSink):
         self.prefix = parts.path.strip("/") or "oddsight"
         self.camera = camera
         self.availability = f"{self.prefix}/{camera}/availability"
+        topic_root = dict(parse_qsl(parts.query)).get("discovery", "homeassistant")
+        self.discovery = [] if topic_root == "off" else discovery(self.prefix, camera, self.availability, topic_root)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oddsight-{camera}")
         if parts.username:
             self.client.username_pw_set(parts.username, parts.password)
         self.client.will_set(self.availability, "offline", qos=1, retain=True)
         self.client.connect_async(parts.hostname, parts.port or 1883, keepalive=30)
-        self.client.on_connect = lambda client, *_: client.publish(self.availability, "online", qos=1, retain=True)
+        self.client.on_connect = self._connected
         self.client.loop_start()
         super().__init__(f"mqtt {redact_urls(url)}")
+
+    def _connected(self, client, *_: Any) -> None:
+        """(Re)connected: the discovery configs and "online", retained, so Home Assistant finds the camera."""
+        for topic, config in self.discovery:
+            client.publish(topic, json.dumps(config), qos=1, retain=True)
+        client.publish(self.availability, "online", qos=1, retain=True)
 
     def deliver(self, payload: dict[str, Any]) -> None:
         deadline = time.monotonic() + 10
@@ -160,6 +215,13 @@ class MqttSink(QueuedSink):
         topic = f"{self.prefix}/{self.camera}/events"
         self.client.publish(topic, data, qos=1).wait_for_publish(10)
         self.client.publish(f"{topic}/{payload['type']}", data, qos=1)
+        state = "OFF" if payload["type"] == "end" else "ON"
+        kind = "tamper" if payload["event"].get("kind") == "tamper" else "anomaly"
+        self.client.publish(f"{self.prefix}/{self.camera}/{kind}", state, qos=1, retain=True)
+
+    def score(self, value: float) -> None:
+        if self.client.is_connected():
+            self.client.publish(f"{self.prefix}/{self.camera}/score", f"{value:.4f}", qos=0, retain=True)
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)

@@ -20,6 +20,7 @@ from oddsight.temporal.events import Message
 
 log = logging.getLogger("oddsight.live")
 KEPT = 20_000  # messages kept in memory (about 3 hours of a busy camera); the log keeps every one
+SCORE_EVERY_S = 5.0  # the last score goes to channels that show it (MQTT) at most this often
 Subscriber = Callable[[dict[str, Any]], None]
 
 
@@ -41,6 +42,7 @@ class Dispatcher:
         self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
         self._silenced: set[str] = set()
         self._last_end_wall = -1e18
+        self._score_sent = -1e18
 
     @property
     def log_path(self) -> Path | None:
@@ -64,6 +66,15 @@ class Dispatcher:
             return
         for sink in self.sinks:
             sink.send(payload)
+
+    def score(self, value: float) -> None:
+        """The latest smoothed score, passed to the sinks every ``SCORE_EVERY_S`` seconds at most."""
+        now = time.monotonic()
+        if now - self._score_sent < SCORE_EVERY_S:
+            return
+        self._score_sent = now
+        for sink in self.sinks:
+            sink.score(value)
 
     def outage(self, outage: dict[str, float]) -> None:
         """An outage the stream got over: logged, in ``outages.jsonl``, and to ``on_outage``."""

@@ -147,6 +147,7 @@ class Monitor:
         for key, seconds in (("resize", t1 - t0), ("encode", t2 - t1), ("score", t3 - t2)):
             self.timings[key] = self.timings.get(key, 0.0) + seconds
         self.scores.append((frame.index, frame.t, update.score, update.smoothed))
+        self.dispatch.score(update.smoothed)
         if self.on_update is not None:
             self.on_update(update, frame)
         self._pictures.append((frame.index, frame.frame))

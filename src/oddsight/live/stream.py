@@ -75,6 +75,7 @@ class StreamStats:
             "dropped": self.dropped,
             "reconnects": self.reconnects,
             "outages": self.outages[-20:],
+            "outage_count": len(self.outages),
             "connected": self.connected,
             "lag_s": round(self.lag_s, 3),
             "behind_s": round(self.behind_s, 3),

@@ -62,6 +62,7 @@ def _status(exc: OddsightError) -> int:
 def create_app(settings: Settings) -> FastAPI:
     """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
     from oddsight.server.routes import ROUTERS
+    from oddsight.server.routes.metrics import router as metrics_router
 
     store = Store(settings.data)
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    app.include_router(metrics_router)  # /metrics, where Prometheus looks by default
     _pages(app, settings, sessions, throttle)
     app.add_middleware(TokenAuth, token=settings.token, sessions=sessions, throttle=throttle)
     app.add_middleware(

@@ -1,6 +1,6 @@
 """The HTTP API under ``/api/v1``, one router per resource: ``system`` (health, models), ``videos`` (uploads,
 registered files and frame folders, --media), ``jobs`` (analyses, evaluations, fits, the job queue), ``results``
-(and imports), ``events``, ``cameras`` (live cameras and their events).
+(and imports), ``events``, ``cameras`` (live cameras and their events), ``metrics`` (Prometheus).
 
 Each handler checks its input, talks to the store (``Depends(get_store)``) and answers; anything slow (decoding,
 encoding, scoring) runs in a worker process (jobs) or, for thumbnails and clips, in the thread pool, never in the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oddsight.server.routes import cameras, events, jobs, results, system, videos
+from oddsight.server.routes import cameras, events, jobs, metrics, results, system, videos
 
 ROUTERS: tuple[APIRouter, ...] = (
     system.router,
@@ -20,4 +20,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     results.router,
     events.router,
     cameras.router,
+    metrics.router,
 )
