@@ -212,6 +212,14 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         # played at its own frame rate: after ~3 s of stream, not the whole 37 s file
         assert status["stream"]["sampled"] < 2 * (time.monotonic() - t0) + 8
         _read_metrics_as_prometheus_does(quiet_server, cam["id"])
+        # alerting: snoozed from the API (as the dashboard does); the running camera process picks it up
+        alerting = f"/cameras/{cam['id']}/alerting"
+        r = c.patch(alerting, json={"snooze_min": 30, "schedule": ["daily 00:00-24:00"]})
+        assert r.status_code == 200 and r.json()["alerting"]["state"] == "snoozed", r.text
+        _until("the process snoozed", lambda: _status(c, cam["id"]).get("alerting", {}).get("state") == "snoozed", 15)
+        assert c.patch(alerting, json={"schedule": ["someday 9-5"]}).status_code == 422
+        assert c.patch(alerting, json={"bogus": 1}).status_code == 422
+        assert c.get(f"/cameras/{cam['id']}").json()["alerting"]["schedule"] == ["daily 00:00-24:00"]
         assert c.delete(f"/cameras/{cam['id']}").status_code == 204
 
 
@@ -233,6 +241,10 @@ def _read_metrics_as_prometheus_does(server, camera_id: str) -> None:
     assert samples[("oddsight_camera_events_total", (("camera", camera_id), ("kind", "tamper")))] == 0
     with server.client() as c:
         assert c.get("/metrics").text.count("oddsight_camera_up{") == 1
+
+
+def _status(c: httpx.Client, camera_id: str) -> dict:
+    return c.get(f"/cameras/{camera_id}").json()["status"] or {}
 
 
 def _scored_id(c: httpx.Client, camera_id: str, n: int) -> bool:

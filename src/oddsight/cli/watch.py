@@ -34,6 +34,10 @@ def watch(
         bool, typer.Option("--realtime", help="Play files at their own frame rate.", metavar="")
     ] = False,
     cooldown: Annotated[float, typer.Option("--cooldown", help="Seconds after an event before alerting again.")] = 0.0,
+    schedule: Annotated[
+        list[str] | None,
+        typer.Option("--schedule", help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable."),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
     ] = None,
@@ -51,6 +55,7 @@ def watch(
         from oddsight.live.alerts import make_sink
         from oddsight.live.engine import LIVE_METHODS, make_engine
         from oddsight.live.monitor import Monitor, camera_name
+        from oddsight.live.policy import AlertPolicy
         from oddsight.live.run import run_monitors
 
         config = config_from({**(options or {}), "live": True}, LIVE_METHODS, progress=False)
@@ -59,6 +64,7 @@ def watch(
             from oddsight.atomic import check_writable
 
             check_writable(clips, folder=True)
+        policy = AlertPolicy().apply({"schedule": schedule or []})
         names = [camera_name(s) for s in sources]
         if len(set(names)) != len(names):
             raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
@@ -82,7 +88,11 @@ def watch(
         for source, name in zip(sources, names, strict=True):
             sinks = [make_sink(spec, name, webhook_secret) for spec in alert or []]
             engine = make_engine(config, camera=name)
-            monitors.append(Monitor(source, engine, fps, realtime, clips, sinks, say, camera=name, cooldown_s=cooldown))
+            monitors.append(
+                Monitor(
+                    source, engine, fps, realtime, clips, sinks, say, camera=name, cooldown_s=cooldown, policy=policy
+                )
+            )
         errors = run_monitors(monitors, seconds)
         silent = []
         for m in monitors:

@@ -18,10 +18,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from oddsight.errors import ConfigError
+from oddsight.live.policy import AlertPolicy
 from oddsight.redact import redact_urls
 from oddsight.temporal.events import Message
 
@@ -43,8 +45,14 @@ class Sink:
     def send(self, payload: dict[str, Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    on_command: Callable[[object], None] | None = None  # set by the dispatcher: where commands received go
+
     def score(self, value: float) -> None:
         """The camera's latest smoothed score (every few seconds), for a channel that shows it."""
+        return None
+
+    def policy(self, policy: AlertPolicy) -> None:
+        """The camera's alerting policy now (armed, snoozed ...), for a channel that shows it."""
         return None
 
     def close(self) -> None:
@@ -158,6 +166,20 @@ def discovery(prefix: str, camera: str, availability: str, topic_root: str = "ho
             },
         ),
         (
+            f"{topic_root}/switch/{node}/armed/config",
+            base
+            | {
+                "name": "Alerts armed",
+                "unique_id": f"{node}_armed",
+                "state_topic": f"{prefix}/{camera}/armed",
+                "command_topic": f"{prefix}/{camera}/set",
+                "payload_on": "ARM",
+                "payload_off": "DISARM",
+                "state_on": "ON",
+                "state_off": "OFF",
+            },
+        ),
+        (
             f"{topic_root}/sensor/{node}/score/config",
             base
             | {
@@ -196,14 +218,29 @@ class MqttSink(QueuedSink):
         self.client.will_set(self.availability, "offline", qos=1, retain=True)
         self.client.connect_async(parts.hostname, parts.port or 1883, keepalive=30)
         self.client.on_connect = self._connected
+        self.client.on_message = self._command
+        self._armed: str | None = None
         self.client.loop_start()
         super().__init__(f"mqtt {redact_urls(url)}")
 
     def _connected(self, client, *_: Any) -> None:
-        """(Re)connected: the discovery configs and "online", retained, so Home Assistant finds the camera."""
+        """(Re)connected: the discovery configs and "online", retained, so Home Assistant finds the camera; the
+        command topic subscribed."""
         for topic, config in self.discovery:
             client.publish(topic, json.dumps(config), qos=1, retain=True)
         client.publish(self.availability, "online", qos=1, retain=True)
+        if self._armed is not None:
+            client.publish(f"{self.prefix}/{self.camera}/armed", self._armed, qos=1, retain=True)
+        client.subscribe(f"{self.prefix}/{self.camera}/set", qos=1)
+
+    def _command(self, client, userdata, message) -> None:
+        if self.on_command is not None and len(message.payload) <= 4096:
+            self.on_command(message.payload)
+
+    def policy(self, policy: AlertPolicy) -> None:
+        self._armed = "ON" if policy.armed else "OFF"
+        if self.client.is_connected():
+            self.client.publish(f"{self.prefix}/{self.camera}/armed", self._armed, qos=1, retain=True)
 
     def deliver(self, payload: dict[str, Any]) -> None:
         deadline = time.monotonic() + 10

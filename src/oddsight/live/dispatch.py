@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from oddsight.errors import ConfigError
 from oddsight.live.alerts import Sink, body
+from oddsight.live.policy import AlertPolicy
 from oddsight.temporal.events import Message
 
 log = logging.getLogger("oddsight.live")
@@ -36,9 +38,15 @@ class Dispatcher:
         *,
         cooldown_s: float = 0.0,
         on_outage: Callable[[dict[str, float]], None] | None = None,
+        policy: AlertPolicy | None = None,
+        on_policy: Callable[[AlertPolicy], None] | None = None,
     ) -> None:
         self.camera, self.folder, self.sinks, self.subscribers = camera, folder, sinks, subscribers
-        self.cooldown_s, self.on_outage = cooldown_s, on_outage
+        self.cooldown_s, self.on_outage, self.on_policy = cooldown_s, on_outage, on_policy
+        self.policy = policy or AlertPolicy()
+        for sink in sinks:  # channels that take commands (MQTT's <prefix>/<camera>/set) change the policy
+            sink.on_command = self.command
+            sink.policy(self.policy)
         self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
         self._silenced: set[str] = set()
         self._last_end_wall = -1e18
@@ -51,8 +59,10 @@ class Dispatcher:
     def publish(self, message: Message) -> None:
         """A message out: logged first, then to every subscriber, then alerted (unless in the cooldown)."""
         ev = message.event
-        if message.type == "new" and time.time() - self._last_end_wall < self.cooldown_s:
-            self._silenced.add(ev.id)  # within the cooldown after the last event: logged, not alerted
+        if message.type == "new" and (
+            time.time() - self._last_end_wall < self.cooldown_s or not self.policy.allows()
+        ):  # within the cooldown after the last event, disarmed, snoozed or off schedule: logged, not alerted
+            self._silenced.add(ev.id)
         if message.type == "end":
             self._last_end_wall = time.time()
         payload = body(message, self.camera)
@@ -66,6 +76,22 @@ class Dispatcher:
             return
         for sink in self.sinks:
             sink.send(payload)
+
+    def command(self, command: object) -> None:
+        """An alerting command (ARM, DISARM, SNOOZE n, or JSON; see :mod:`oddsight.live.policy`), from a channel
+        or the server; a bad one is logged and changes nothing."""
+        try:
+            self.set_policy(self.policy.apply(command))
+        except ConfigError as exc:
+            log.warning("%s: %s", self.camera, exc)
+
+    def set_policy(self, policy: AlertPolicy, tell: bool = True) -> None:
+        """A new alerting policy: shown on the channels, and (``tell``) passed to ``on_policy``."""
+        self.policy = policy
+        for sink in self.sinks:
+            sink.policy(policy)
+        if tell and self.on_policy is not None:
+            self.on_policy(policy)
 
     def score(self, value: float) -> None:
         """The latest smoothed score, passed to the sinks every ``SCORE_EVERY_S`` seconds at most."""

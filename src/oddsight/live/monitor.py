@@ -20,11 +20,12 @@ from oddsight.live.alerts import Sink
 from oddsight.live.clips import write_clip, write_snapshot
 from oddsight.live.dispatch import KEPT, Dispatcher
 from oddsight.live.engine import LiveEngine
+from oddsight.live.policy import AlertPolicy
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.live.tamper import TamperWatch, grey_picture
 from oddsight.redact import redact_urls
 from oddsight.temporal.events import Event, Message
-from oddsight.video.source import to_rgb
+from oddsight.video.source import is_stream_url, to_rgb
 
 log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
@@ -63,6 +64,8 @@ class Monitor:
     camera: str | None = None
     cooldown_s: float = 0.0  # per camera: no new `new` alert sooner than this after the last one ended
     on_outage: Callable[[dict[str, float]], None] | None = None  # each outage the stream got over, once
+    policy: AlertPolicy | None = None  # when alerts go out (armed, snoozed, schedule); default: always
+    on_policy: Callable[[AlertPolicy], None] | None = None  # the policy changed by a command on a channel
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
@@ -72,12 +75,20 @@ class Monitor:
             self.folder.mkdir(parents=True, exist_ok=True)
         subscribers = [self.on_message] if self.on_message is not None else []
         self.dispatch = Dispatcher(
-            self.camera, self.folder, self.sinks, subscribers, cooldown_s=self.cooldown_s, on_outage=self.on_outage
+            self.camera,
+            self.folder,
+            self.sinks,
+            subscribers,
+            cooldown_s=self.cooldown_s,
+            on_outage=self.on_outage,
+            policy=self.policy,
+            on_policy=self.on_policy,
         )
         self._pending: list[_PendingClip] = []
         self._peak_frame: dict[str, Any] = {}
         self.tamper = TamperWatch(self.engine.engine.new_id or unique_ids(self.camera))
         self._last_frame: tuple[int, float] = (0, 0.0)  # the latest sampled frame's index and time
+        self._wall_offset = time.time()  # wall time minus stream time, at the latest frame
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
@@ -129,6 +140,7 @@ class Monitor:
         self.stream.stop()
 
     def _score(self, frame: LiveFrame) -> None:
+        self._wall_offset = frame.wall - frame.t
         self._log_outages(frame)
         self._last_frame = (frame.index, frame.t)
         t0 = time.perf_counter()
@@ -190,6 +202,9 @@ class Monitor:
 
     def _emit(self, message: Message, final: bool = False) -> None:
         ev = message.event
+        if self.realtime or is_stream_url(self.url):  # a camera's event on the wall clock too (a dashboard's)
+            ev.details["start_wall"] = round(ev.start_s + self._wall_offset, 3)
+            ev.details["end_wall"] = round(ev.end_s + self._wall_offset, 3)
         if message.type in ("new", "update"):
             self._snapshot(ev)
         elif message.type == "end":
@@ -269,4 +284,5 @@ class Monitor:
             "calibration": self.engine.calibration.to_dict(),
             "stream": self.stream.stats.to_dict(),
             "open_event": self.engine.open_event.to_dict() if self.engine.open_event else None,
+            "alerting": self.dispatch.policy.to_dict(),
         }

@@ -62,6 +62,13 @@ class CameraStore:
         with self.store.connect() as con:
             return con.execute("DELETE FROM cameras WHERE id=?", (camera_id,)).rowcount > 0
 
+    def set_alerting(self, camera_id: str, alerting: dict[str, Any]) -> None:
+        """The camera's alerting policy (:class:`~oddsight.live.policy.AlertPolicy` as a dict)."""
+        with self.store.connect() as con:
+            con.execute(
+                "UPDATE cameras SET alerting=?, updated_at=? WHERE id=?", (json.dumps(alerting), time.time(), camera_id)
+            )
+
     def set_state(self, camera_id: str, state: str, error: str | None = None, pid: int | None = None) -> None:
         with self.store.connect() as con:
             con.execute(
@@ -101,6 +108,8 @@ class CameraStore:
         ev = payload["event"]
         values = {k: ev.get(k) for k in EVENT_COLUMNS}
         values["box"], values["kind"] = box_text(values["box"]), values["kind"] or "anomaly"
+        details = ev.get("details") or {}
+        values["start_wall"], values["end_wall"] = details.get("start_wall"), details.get("end_wall")
         state = "ended" if payload["type"] == "end" else "open"
         now = time.time()
         with self.store.connect() as con:
@@ -167,4 +176,5 @@ def _camera(row: dict) -> dict:
     row["alerts"] = json.loads(row["alerts"])
     row["status"] = json.loads(row["status"]) if row["status"] else None
     row["realtime"] = bool(row["realtime"])
+    row["alerting"] = json.loads(row["alerting"]) if row.get("alerting") else None
     return row

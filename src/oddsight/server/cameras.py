@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from oddsight.errors import OddsightError
+from oddsight.live.policy import AlertPolicy
 from oddsight.redact import redact_urls
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.jobs import die_with_parent
@@ -79,6 +80,10 @@ class _Reporter:
         if frame is not None:
             write_snapshot(frame, self.folder / LIVE_PICTURE)
             self._picture_at = time.time()
+        row = self.cameras.camera(self.camera_id)
+        policy = AlertPolicy.from_dict(row and row.get("alerting"))
+        if row is not None and policy != self.monitor.dispatch.policy:
+            self.monitor.dispatch.set_policy(policy, tell=False)  # changed from the API or the dashboard
         status = self.monitor.status()
         status["picture_at"] = self._picture_at
         status["timings"] = {k: round(v, 3) for k, v in self.monitor.timings.items()}
@@ -154,6 +159,8 @@ def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any
         on_outage=reporter.on_outage,
         camera=camera_id,
         cooldown_s=row["cooldown_s"],
+        policy=AlertPolicy.from_dict(row.get("alerting")),
+        on_policy=lambda policy: cameras.set_alerting(camera_id, policy.to_dict()),  # from MQTT's set topic
     )
     reporter.monitor = monitor
     return monitor, reporter

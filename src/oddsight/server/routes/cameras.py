@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from oddsight.errors import ConfigError, InputError
 from oddsight.live.engine import LIVE_METHODS, check_live
+from oddsight.live.policy import AlertPolicy
 from oddsight.options import DetectOptions
 from oddsight.redact import redact_value
 from oddsight.server.camera_store import CameraStore
@@ -46,6 +47,7 @@ MAX_ALERTS = 16
 def _public(row: dict) -> dict:
     row = redact_value({k: v for k, v in row.items() if k != "worker_pid"})  # url, alerts, options, error
     row["responding"] = row["updated_at"] is not None and time.time() - row["updated_at"] < STALE_S
+    row["alerting"] = AlertPolicy.from_dict(row.get("alerting")).to_dict()  # with its state now
     return row
 
 
@@ -252,6 +254,27 @@ def camera_event_snapshot(event_id: str, store: StoreDep, cameras: CamerasDep) -
 )
 def camera_event_clip(event_id: str, store: StoreDep, cameras: CamerasDep) -> FileResponse:
     return FileResponse(_event_file(store, cameras, event_id, "clip"), media_type="video/mp4")
+
+
+class Alerting(BaseModel):
+    """What to change of a camera's alerting; alerts only (scoring, events and the log go on)."""
+
+    model_config = ConfigDict(extra="forbid")
+    armed: bool | None = Field(None, description="false: no alerts until armed again")
+    snooze_min: float | None = Field(None, description="no alerts for this many minutes (0 ends a snooze)")
+    schedule: list[str] | None = Field(
+        None, description="windows when alerts go out, local time: ['mon-fri 18:00-07:00', 'sat,sun 00:00-24:00']"
+    )
+
+
+@router.patch("/cameras/{camera_id}/alerting", summary="Arm, disarm, snooze a camera, or set its alert schedule")
+def set_alerting(camera_id: str, body: Alerting, cameras: CamerasDep) -> dict:
+    """The running camera picks the change up within a second; MQTT's ``<prefix>/<camera>/set`` does the same."""
+    camera = found(cameras.camera(camera_id), "camera", camera_id)
+    change = body.model_dump(exclude_none=True)
+    policy = AlertPolicy.from_dict(camera.get("alerting")).apply(change)  # a bad value: a ConfigError (422)
+    cameras.set_alerting(camera_id, policy.to_dict())
+    return _public(cameras.camera(camera_id))  # type: ignore[arg-type]
 
 
 class CameraReview(BaseModel):

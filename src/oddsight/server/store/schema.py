@@ -69,11 +69,15 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 3: where an event happened (a JSON [x0, y0, x1, y1] in the video's pixels); a camera event's kind
-    # (anomaly, or tamper: its label says covered, blurred, moved, frozen or offline)
+    # (anomaly, or tamper: its label says covered, blurred, moved, frozen or offline); a camera's alerting policy
+    # (armed, snoozed until, schedule; JSON); a camera event's span on the wall clock
     """
     ALTER TABLE events ADD COLUMN box TEXT;
     ALTER TABLE camera_events ADD COLUMN box TEXT;
     ALTER TABLE camera_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'anomaly';
+    ALTER TABLE cameras ADD COLUMN alerting TEXT;
+    ALTER TABLE camera_events ADD COLUMN start_wall REAL;
+    ALTER TABLE camera_events ADD COLUMN end_wall REAL;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

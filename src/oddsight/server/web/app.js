@@ -446,13 +446,33 @@ function cameraTile(c, redraw) {
     try { await api(`/cameras/${c.id}`, { method: "DELETE" }); redraw(); } catch (e) { say(e.message); }
   } }, "Delete");
   const restart = h("button", { class: "secondary", hidden: true, onclick: () => api(`/cameras/${c.id}/restart`, { method: "POST" }).then(redraw).catch((e) => say(e.message)) }, "Restart");
+  let alerting = c.alerting || { armed: true, state: "armed" };
+  const alertState = h("span", { class: "alerting small" });
+  const setAlerting = async (change, words) => {
+    try { alerting = (await api(`/cameras/${c.id}/alerting`, { method: "PATCH", json: change })).alerting; showAlerting(); say(words, "info"); }
+    catch (e) { say(e.message); }
+  };
+  const snooze = h("button", { class: "secondary snooze", onclick: () => setAlerting(alerting.state === "snoozed" ? { snooze_min: 0 } : { snooze_min: 30 }, alerting.state === "snoozed" ? "Snooze ended." : "Snoozed for 30 minutes: scoring and events go on, alerts wait.") });
+  const arm = h("button", { class: "secondary arm", onclick: () => setAlerting({ armed: !alerting.armed }, alerting.armed ? "Disarmed: no alerts until armed again." : "Armed.") });
+  function showAlerting() {
+    const until = alerting.state === "snoozed" && alerting.snoozed_until ? ` until ${when(alerting.snoozed_until)}` : "";
+    const sched = alerting.schedule && alerting.schedule.length ? ` · schedule ${alerting.schedule.join(", ")}` : "";
+    alertState.textContent = `alerts: ${alerting.state}${until}${sched}`;
+    alertState.dataset.state = alerting.state;
+    snooze.textContent = alerting.state === "snoozed" ? "End snooze" : "Snooze 30 min";
+    arm.textContent = alerting.armed ? "Disarm" : "Arm";
+  }
+  showAlerting();
   const el = h("section", { class: "panel tile", "data-camera": c.id },
     h("div", { class: "row" }, h("h2", {}, c.name), badge, h("span", { class: "muted small" }, c.url), h("span", { style: "flex:1" }), restart, remove),
+    h("div", { class: "row" }, alertState, h("span", { style: "flex:1" }), snooze, arm),
     h("div", { class: "tile-body" }, picture, chart), info, open, h("h3", {}, "Events"), list);
   let since = 0, drawn = false, seenPicture = 0, eventsKey = "";
   const xs = [], ys = [];
+  let shaded = [];
   async function update(cam) {
     const st = cam.status || {};
+    if (cam.alerting) { alerting = cam.alerting; showAlerting(); }
     const live = cam.state === "running" && !cam.responding ? "not responding" : cam.state;
     badge.textContent = live;
     badge.className = `state ${live === "running" ? "running" : ["failed", "not responding"].includes(live) ? "failed" : live === "reconnecting" ? "interrupted" : ""}`;
@@ -472,7 +492,7 @@ function cameraTile(c, redraw) {
     const thr = st.calibration && st.calibration.threshold;
     const layout = { margin: { l: 36, r: 6, t: 6, b: 26 }, showlegend: false, height: 180, yaxis: { rangemode: "tozero", fixedrange: true },
       xaxis: { fixedrange: true, type: "date", tickformat: "%H:%M:%S", nticks: 4 },
-      shapes: thr === null || thr === undefined ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: thr, y1: thr, line: { color: "#c62f2f", width: 2, dash: "dash" } }] };
+      shapes: [...shaded, ...(thr === null || thr === undefined ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: thr, y1: thr, line: { color: "#c62f2f", width: 2, dash: "dash" } }])] };
     const trace = [{ x: xs.slice(), y: ys.slice(), type: "scatter", mode: "lines", line: { color: "#1d2330", width: 1.2 }, hovertemplate: "%{y:.3f}<extra></extra>" }];
     if (!drawn) { await Plotly.newPlot(chart, trace, layout, { displayModeBar: false, responsive: true }); drawn = true; }
     else await Plotly.react(chart, trace, layout);
@@ -480,6 +500,8 @@ function cameraTile(c, redraw) {
     const ev = st.open_event;
     open.replaceChildren(...(ev ? [h("span", { class: "state failed" }, "event open"), ` since ${clock(ev.start_s)}, peak ${ev.peak_score.toFixed(3)}${ev.label ? ` · ${ev.label}` : ""}`] : []));
     const events = await api(`/cameras/${cam.id}/events?limit=20`).catch(() => []);
+    // events on the chart's own clock (wall time), shaded
+    shaded = events.filter((e) => e.start_wall).map((e) => ({ type: "rect", xref: "x", yref: "paper", x0: new Date(e.start_wall * 1000), x1: new Date((e.end_wall || e.start_wall) * 1000), y0: 0, y1: 1, fillcolor: e.kind === "tamper" ? "#f0b429" : "#c62f2f", opacity: 0.15, line: { width: 0 } }));
     const key = JSON.stringify(events.map((e) => [e.id, e.state, e.review, e.has_clip, e.has_snapshot]));
     if (key !== eventsKey) {
       eventsKey = key;
@@ -499,7 +521,7 @@ function cameraEventItem(e, after) {
   return h("li", { class: "event", "data-event": e.id, "data-state": e.state },
     e.has_snapshot ? h("img", { src: `${API}/camera-events/${e.id}/snapshot.jpg`, alt: `Peak frame at ${clock(e.peak_s)}`, loading: "lazy" }) : h("div", { class: "noimg" }),
     h("div", {},
-      h("div", { class: "what" }, `${clock(e.start_s)} – ${clock(e.end_s)}`, e.kind === "tamper" ? h("span", { class: "state failed" }, `camera ${e.label}`) : (e.label ? ` · ${e.label}` : ""), " ", state(ended ? e.review : "open")),
+      h("div", { class: "what" }, e.start_wall ? `${when(e.start_wall)} (${(e.end_s - e.start_s).toFixed(1)} s)` : `${clock(e.start_s)} – ${clock(e.end_s)}`, e.kind === "tamper" ? h("span", { class: "state failed" }, `camera ${e.label}`) : (e.label ? ` · ${e.label}` : ""), " ", state(ended ? e.review : "open")),
       h("div", { class: "kv" }, h("span", {}, `peak ${Number(e.peak_score).toFixed(3)}`), h("span", {}, when(e.opened_at))),
       e.reason ? h("p", { class: "small" }, e.reason) : null,
       e.note ? h("p", { class: "small muted" }, e.note) : null,
