@@ -220,6 +220,14 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         assert c.patch(alerting, json={"schedule": ["someday 9-5"]}).status_code == 422
         assert c.patch(alerting, json={"bogus": 1}).status_code == 422
         assert c.get(f"/cameras/{cam['id']}").json()["alerting"]["schedule"] == ["daily 00:00-24:00"]
+        # masks and zones: stored, and picked up by the running camera process
+        floor = {"name": "floor", "polygon": [[0, 0.5], [1, 0.5], [1, 1]]}
+        areas = {"masks": [[[0, 0], [0.3, 0], [0.3, 0.3]]], "zones": [floor]}
+        r = c.put(f"/cameras/{cam['id']}/zones", json=areas)
+        assert r.status_code == 200 and r.json()["zones"]["zones"][0]["name"] == "floor", r.text
+        _until("the process zoned", lambda: (_status(c, cam["id"]).get("zones") or {}).get("masks"), 15)
+        bad = {"zones": [{"name": "x", "polygon": [[0, 0], [2, 2], [0, 1]]}]}
+        assert c.put(f"/cameras/{cam['id']}/zones", json=bad).status_code == 422
         assert c.delete(f"/cameras/{cam['id']}").status_code == 204
 
 

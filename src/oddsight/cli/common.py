@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -62,3 +63,17 @@ def clock(seconds: float) -> str:
     m, s = divmod(seconds, 60)
     h, m = divmod(int(m), 60)
     return f"{h:d}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
+
+
+def read_json(path: Path, option: str) -> object:
+    """A JSON file an option names; a missing or malformed one is an :class:`InputError` naming the option."""
+    import json
+
+    from oddsight.errors import InputError
+
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except ValueError as exc:
+        raise InputError(f"{option} {path}: not valid JSON ({exc})") from None

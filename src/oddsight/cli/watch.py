@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from oddsight.cli.app import app
-from oddsight.cli.common import Errors, clock, config_from, fail, warn
+from oddsight.cli.common import Errors, clock, config_from, fail, read_json, warn
 from oddsight.cli.options import QuietOpt, with_options
 from oddsight.option_fields import WATCH
 
@@ -34,6 +34,10 @@ def watch(
         bool, typer.Option("--realtime", help="Play files at their own frame rate.", metavar="")
     ] = False,
     cooldown: Annotated[float, typer.Option("--cooldown", help="Seconds after an event before alerting again.")] = 0.0,
+    zones: Annotated[
+        Path | None,
+        typer.Option("--zones", help="JSON of masks and named zones (the API's; see the README), for every camera."),
+    ] = None,
     schedule: Annotated[
         list[str] | None,
         typer.Option("--schedule", help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable."),
@@ -57,6 +61,7 @@ def watch(
         from oddsight.live.monitor import Monitor, camera_name
         from oddsight.live.policy import AlertPolicy
         from oddsight.live.run import run_monitors
+        from oddsight.live.zones import Zones
 
         config = config_from({**(options or {}), "live": True}, LIVE_METHODS, progress=False)
         fps = config.sampling.fps or 2.0
@@ -65,6 +70,7 @@ def watch(
 
             check_writable(clips, folder=True)
         policy = AlertPolicy().apply({"schedule": schedule or []})
+        areas = Zones.parse(read_json(zones, "--zones")) if zones is not None else None
         names = [camera_name(s) for s in sources]
         if len(set(names)) != len(names):
             raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
@@ -90,7 +96,17 @@ def watch(
             engine = make_engine(config, camera=name)
             monitors.append(
                 Monitor(
-                    source, engine, fps, realtime, clips, sinks, say, camera=name, cooldown_s=cooldown, policy=policy
+                    source,
+                    engine,
+                    fps,
+                    realtime,
+                    clips,
+                    sinks,
+                    say,
+                    camera=name,
+                    cooldown_s=cooldown,
+                    policy=policy,
+                    zones=areas,
                 )
             )
         errors = run_monitors(monitors, seconds)

@@ -145,10 +145,12 @@ class OneClassDetector(Detector):
             raise ConfigError(f"detector expects {expected}-d features, got {x.shape[1]}-d ({features.model_id})")
         out = np.empty(len(x), dtype=np.float32)
         if self.grid_:
+            ignore = getattr(self, "ignore_cells", None)  # cells a camera masks: they never score
             for rows in row_blocks(len(x), CELL_BLOCK_ROWS):
-                out[rows] = top_mean(
-                    cell_distances(as_cells(x[rows], self.grid_) / self.scale_, self.train_, self.grid_)
-                )
+                distances = cell_distances(as_cells(x[rows], self.grid_) / self.scale_, self.train_, self.grid_)
+                if ignore is not None and len(ignore) == distances.shape[1]:
+                    distances[:, ignore] = 0.0
+                out[rows] = top_mean(distances)
             return out
         train_sq = (self.train_**2).sum(axis=1) if self.kind == "knn" else None  # once, not per block
         for rows in row_blocks(len(x)):

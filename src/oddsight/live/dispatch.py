@@ -18,7 +18,8 @@ from typing import Any
 from oddsight.errors import ConfigError
 from oddsight.live.alerts import Sink, body
 from oddsight.live.policy import AlertPolicy
-from oddsight.temporal.events import Message
+from oddsight.live.zones import Zones
+from oddsight.temporal.events import Event, Message
 
 log = logging.getLogger("oddsight.live")
 KEPT = 20_000  # messages kept in memory (about 3 hours of a busy camera); the log keeps every one
@@ -49,6 +50,8 @@ class Dispatcher:
             sink.policy(self.policy)
         self.messages: deque[dict[str, Any]] = deque(maxlen=KEPT)
         self._silenced: set[str] = set()
+        self._waiting: set[str] = set()  # events outside the alert zones so far
+        self.zones: Zones | None = None  # a camera's zones (alert zones, zone thresholds)
         self._last_end_wall = -1e18
         self._score_sent = -1e18
 
@@ -57,12 +60,8 @@ class Dispatcher:
         return self.folder / "events.jsonl" if self.folder is not None else None
 
     def publish(self, message: Message) -> None:
-        """A message out: logged first, then to every subscriber, then alerted (unless in the cooldown)."""
-        ev = message.event
-        if message.type == "new" and (
-            time.time() - self._last_end_wall < self.cooldown_s or not self.policy.allows()
-        ):  # within the cooldown after the last event, disarmed, snoozed or off schedule: logged, not alerted
-            self._silenced.add(ev.id)
+        """A message out: logged first, then to every subscriber, then alerted (see :meth:`_alert_type`)."""
+        alert = self._alert_type(message)
         if message.type == "end":
             self._last_end_wall = time.time()
         payload = body(message, self.camera)
@@ -70,12 +69,43 @@ class Dispatcher:
         self.messages.append(payload)
         for subscriber in self.subscribers:
             subscriber(payload)
+        if alert is not None:
+            sent = payload if alert == payload["type"] else {**payload, "type": alert}
+            for sink in self.sinks:
+                sink.send(sent)
+
+    def _alert_type(self, message: Message) -> str | None:
+        """What the channels get of ``message``: nothing for an event that started within the cooldown after the
+        last one, while disarmed, snoozed or off schedule; an event outside the alert zones (or under its zones'
+        thresholds) waits, and is alerted as ``new`` by the update that brings it into them."""
+        ev, kind = message.event, message.type
+        if kind == "new":
+            if time.time() - self._last_end_wall < self.cooldown_s or not self.policy.allows():
+                self._silenced.add(ev.id)
+                return None
+            if not self._zones_allow(ev):
+                self._waiting.add(ev.id)
+                return None
+            return "new"
+        if ev.id in self._waiting:
+            if kind == "update" and self._zones_allow(ev):
+                self._waiting.discard(ev.id)
+                return "new"
+            if kind == "end":
+                self._waiting.discard(ev.id)
+            return None
         if ev.id in self._silenced:
-            if message.type == "end":
+            if kind == "end":
                 self._silenced.discard(ev.id)
-            return
-        for sink in self.sinks:
-            sink.send(payload)
+            return None
+        return kind
+
+    def _zones_allow(self, ev: Event) -> bool:
+        return (
+            self.zones is None
+            or ev.kind != "anomaly"
+            or self.zones.alertable(ev.details.get("zones", []), ev.peak_score)
+        )
 
     def command(self, command: object) -> None:
         """An alerting command (ARM, DISARM, SNOOZE n, or JSON; see :mod:`oddsight.live.policy`), from a channel

@@ -23,6 +23,7 @@ from oddsight.live.engine import LiveEngine
 from oddsight.live.policy import AlertPolicy
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.live.tamper import TamperWatch, grey_picture
+from oddsight.live.zones import Zones
 from oddsight.redact import redact_urls
 from oddsight.temporal.events import Event, Message
 from oddsight.video.source import is_stream_url, to_rgb
@@ -66,6 +67,7 @@ class Monitor:
     on_outage: Callable[[dict[str, float]], None] | None = None  # each outage the stream got over, once
     policy: AlertPolicy | None = None  # when alerts go out (armed, snoozed, schedule); default: always
     on_policy: Callable[[AlertPolicy], None] | None = None  # the policy changed by a command on a channel
+    zones: Zones | None = None  # masks that never score, named zones (see oddsight.live.zones)
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
@@ -89,6 +91,9 @@ class Monitor:
         self.tamper = TamperWatch(self.engine.engine.new_id or unique_ids(self.camera))
         self._last_frame: tuple[int, float] = (0, 0.0)  # the latest sampled frame's index and time
         self._wall_offset = time.time()  # wall time minus stream time, at the latest frame
+        self._size = (0, 0)  # the stream's frame size
+        self._masked: np.ndarray | None = None  # pixels of the encoder's input under masks (non-cell encoders)
+        self.set_zones(self.zones)
         self._outages_logged = 0
         self.timings: dict[str, float] = {}  # seconds spent per stage: resize, encode, score
         self._recent: deque[tuple[float, np.ndarray]] = deque()  # (t, embedding): an ending event's frames
@@ -99,6 +104,19 @@ class Monitor:
         self._load_feedback()
         # (frame, t, raw, smoothed) and the messages sent, the latest KEPT of each (a camera runs for months)
         self.scores: deque[tuple[int, float, float, float]] = deque(maxlen=KEPT)
+
+    def set_zones(self, zones: Zones | None) -> None:
+        """The camera's masks and zones from now on: on cell features a masked cell never scores; on a whole-frame
+        encoder the masked pixels are painted grey before encoding."""
+        from oddsight.models.registry import cell_grid
+
+        self.zones = zones if zones else None
+        grid = cell_grid(self.engine.model_id)
+        w, h = getattr(self.engine.encoder, "input_size", (0, 0))
+        ignore = self.zones.cell_mask(grid) if self.zones is not None and grid else None
+        self.engine.engine.scorer.set_ignore(ignore)
+        self._masked = self.zones.pixel_mask(w, h) if self.zones is not None and not grid and w else None
+        self.dispatch.zones = self.zones
 
     @property
     def messages(self) -> deque[dict[str, Any]]:
@@ -141,6 +159,7 @@ class Monitor:
 
     def _score(self, frame: LiveFrame) -> None:
         self._wall_offset = frame.wall - frame.t
+        self._size = (frame.frame.width, frame.frame.height)
         self._log_outages(frame)
         self._last_frame = (frame.index, frame.t)
         t0 = time.perf_counter()
@@ -195,6 +214,9 @@ class Monitor:
     def _images(self, frame: LiveFrame) -> np.ndarray:
         w, h = self.engine.encoder.input_size
         current = to_rgb(frame.frame, (w, h))
+        if self._masked is not None:
+            current = current.copy()
+            current[self._masked] = 128
         if getattr(self.engine.encoder, "needs_previous", False):
             previous = to_rgb(frame.previous, (w, h))
             return np.stack([np.stack([previous, current])])
@@ -202,6 +224,8 @@ class Monitor:
 
     def _emit(self, message: Message, final: bool = False) -> None:
         ev = message.event
+        if self.zones is not None and ev.kind == "anomaly":
+            ev.details["zones"] = self.zones.zones_of(ev.box, *self._size)
         if self.realtime or is_stream_url(self.url):  # a camera's event on the wall clock too (a dashboard's)
             ev.details["start_wall"] = round(ev.start_s + self._wall_offset, 3)
             ev.details["end_wall"] = round(ev.end_s + self._wall_offset, 3)
@@ -285,4 +309,5 @@ class Monitor:
             "stream": self.stream.stats.to_dict(),
             "open_event": self.engine.open_event.to_dict() if self.engine.open_event else None,
             "alerting": self.dispatch.policy.to_dict(),
+            "zones": self.zones.to_dict() if self.zones is not None else None,
         }

@@ -76,6 +76,12 @@ class Scorer:
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         """Frames a person said were normal here (false alarms); None forgets them."""
 
+    ignore: np.ndarray | None = None  # cells (row-major) that never score: a camera's masks
+
+    def set_ignore(self, cells: np.ndarray | None) -> None:
+        """Cells that never score from now on (a camera's masks, see :mod:`oddsight.live.zones`); None: all score."""
+        self.ignore = cells
+
     def cell_view(self, frame: int) -> tuple[CellView, int, tuple[int, int]] | None:
         """How the sample nearest ``frame`` compared per cell, its grid and frame size (cell features only)."""
         return None
@@ -87,6 +93,8 @@ class Scorer:
         ev.label = self.label(ev.peak_frame) or ev.label
         view = self.cell_view(ev.peak_frame)
         if view is not None:
+            if self.ignore is not None and len(self.ignore) == len(view[0].scores):
+                view[0].scores[self.ignore] = 0.0  # a masked place never drove an event
             ev.box, ev.reason = describe(view[0], view[1], *view[2])
 
 
@@ -229,6 +237,8 @@ class CausalNovelty(Scorer):
         if self._normal is not None:
             bank = np.concatenate([bank, self._normal])
         cell_scores = cell_distances((cells / scale)[None], bank / scale, self.grid)
+        if self.ignore is not None:
+            cell_scores[:, self.ignore] = 0.0
         if frame is not None:
             self._views.append((frame, cell_scores[0].astype(np.float16), cells.astype(np.float16)))
         # little past: little evidence, a damped score
@@ -303,6 +313,10 @@ class FrameScorer(Scorer):
 
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         self.normal.set(embeddings)
+
+    def set_ignore(self, cells: np.ndarray | None) -> None:
+        super().set_ignore(cells)
+        self.detector.ignore_cells = cells  # the detector scores per cell (oneclass on cells)
 
     def explain(self, message: Message) -> None:
         """oneclass on cells: the box and words (see :meth:`Scorer.explain`); zeroshot: the best-matching

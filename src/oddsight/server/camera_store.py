@@ -62,12 +62,19 @@ class CameraStore:
         with self.store.connect() as con:
             return con.execute("DELETE FROM cameras WHERE id=?", (camera_id,)).rowcount > 0
 
+    def set_zones(self, camera_id: str, zones: dict[str, Any]) -> None:
+        """The camera's masks and zones (:class:`~oddsight.live.zones.Zones` as a dict)."""
+        self._set_json(camera_id, "zones", zones)
+
     def set_alerting(self, camera_id: str, alerting: dict[str, Any]) -> None:
         """The camera's alerting policy (:class:`~oddsight.live.policy.AlertPolicy` as a dict)."""
+        self._set_json(camera_id, "alerting", alerting)
+
+    def _set_json(self, camera_id: str, column: str, value: dict[str, Any]) -> None:
+        assert column in ("zones", "alerting")  # a column name, never from a client
         with self.store.connect() as con:
-            con.execute(
-                "UPDATE cameras SET alerting=?, updated_at=? WHERE id=?", (json.dumps(alerting), time.time(), camera_id)
-            )
+            sql = f"UPDATE cameras SET {column}=?, updated_at=? WHERE id=?"
+            con.execute(sql, (json.dumps(value), time.time(), camera_id))
 
     def set_state(self, camera_id: str, state: str, error: str | None = None, pid: int | None = None) -> None:
         with self.store.connect() as con:
@@ -110,6 +117,7 @@ class CameraStore:
         values["box"], values["kind"] = box_text(values["box"]), values["kind"] or "anomaly"
         details = ev.get("details") or {}
         values["start_wall"], values["end_wall"] = details.get("start_wall"), details.get("end_wall")
+        values["zones"] = json.dumps(details["zones"]) if isinstance(details.get("zones"), list) else None
         state = "ended" if payload["type"] == "end" else "open"
         now = time.time()
         with self.store.connect() as con:
@@ -177,4 +185,5 @@ def _camera(row: dict) -> dict:
     row["status"] = json.loads(row["status"]) if row["status"] else None
     row["realtime"] = bool(row["realtime"])
     row["alerting"] = json.loads(row["alerting"]) if row.get("alerting") else None
+    row["zones"] = json.loads(row["zones"]) if row.get("zones") else None
     return row

@@ -20,6 +20,7 @@ from typing import Any
 
 from oddsight.errors import OddsightError
 from oddsight.live.policy import AlertPolicy
+from oddsight.live.zones import Zones
 from oddsight.redact import redact_urls
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.jobs import die_with_parent
@@ -84,6 +85,9 @@ class _Reporter:
         policy = AlertPolicy.from_dict(row and row.get("alerting"))
         if row is not None and policy != self.monitor.dispatch.policy:
             self.monitor.dispatch.set_policy(policy, tell=False)  # changed from the API or the dashboard
+        zones = Zones.parse(row and row.get("zones"))
+        if row is not None and zones != (self.monitor.zones or Zones()):
+            self.monitor.set_zones(zones)
         status = self.monitor.status()
         status["picture_at"] = self._picture_at
         status["timings"] = {k: round(v, 3) for k, v in self.monitor.timings.items()}
@@ -160,6 +164,7 @@ def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any
         camera=camera_id,
         cooldown_s=row["cooldown_s"],
         policy=AlertPolicy.from_dict(row.get("alerting")),
+        zones=Zones.parse(row.get("zones")),
         on_policy=lambda policy: cameras.set_alerting(camera_id, policy.to_dict()),  # from MQTT's set topic
     )
     reporter.monitor = monitor

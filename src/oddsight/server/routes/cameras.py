@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from oddsight.errors import ConfigError, InputError
 from oddsight.live.engine import LIVE_METHODS, check_live
 from oddsight.live.policy import AlertPolicy
+from oddsight.live.zones import Zones
 from oddsight.options import DetectOptions
 from oddsight.redact import redact_value
 from oddsight.server.camera_store import CameraStore
@@ -274,6 +275,26 @@ def set_alerting(camera_id: str, body: Alerting, cameras: CamerasDep) -> dict:
     change = body.model_dump(exclude_none=True)
     policy = AlertPolicy.from_dict(camera.get("alerting")).apply(change)  # a bad value: a ConfigError (422)
     cameras.set_alerting(camera_id, policy.to_dict())
+    return _public(cameras.camera(camera_id))  # type: ignore[arg-type]
+
+
+class ZonesBody(BaseModel):
+    """A camera's masks and zones, in shares of its picture (0..1 from the left and the top)."""
+
+    model_config = ConfigDict(extra="forbid")
+    masks: list[list[list[float]]] = Field([], description="areas that never score: polygons of [x, y] points")
+    zones: list[dict[str, Any]] = Field(
+        [], description="named areas: {name, polygon, threshold (optional)}; each event names the zones it touches"
+    )
+    alert_zones: list[str] = Field([], description="alert only events in these zones (empty: all)")
+
+
+@router.put("/cameras/{camera_id}/zones", summary="Set a camera's masks and named zones")
+def set_zones(camera_id: str, body: ZonesBody, cameras: CamerasDep) -> dict:
+    """The running camera picks them up within a second: masked cells stop scoring, new events name their zones."""
+    found(cameras.camera(camera_id), "camera", camera_id)
+    zones = Zones.parse(body.model_dump())  # a bad polygon or name: a ConfigError (422)
+    cameras.set_zones(camera_id, zones.to_dict())
     return _public(cameras.camera(camera_id))  # type: ignore[arg-type]
 
 

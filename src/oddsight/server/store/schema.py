@@ -70,7 +70,8 @@ MIGRATIONS: list[str] = [
     """,
     # 3: where an event happened (a JSON [x0, y0, x1, y1] in the video's pixels); a camera event's kind
     # (anomaly, or tamper: its label says covered, blurred, moved, frozen or offline); a camera's alerting policy
-    # (armed, snoozed until, schedule; JSON); a camera event's span on the wall clock
+    # (armed, snoozed until, schedule; JSON); a camera event's span on the wall clock; masks and zones of a
+    # camera and the zones of its events (JSON)
     """
     ALTER TABLE events ADD COLUMN box TEXT;
     ALTER TABLE camera_events ADD COLUMN box TEXT;
@@ -78,6 +79,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE cameras ADD COLUMN alerting TEXT;
     ALTER TABLE camera_events ADD COLUMN start_wall REAL;
     ALTER TABLE camera_events ADD COLUMN end_wall REAL;
+    ALTER TABLE camera_events ADD COLUMN zones TEXT;
+    ALTER TABLE cameras ADD COLUMN zones TEXT;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -126,9 +129,10 @@ def box_text(box: object) -> str | None:
 
 
 def event_row(row: dict | None) -> dict | None:
-    """An event row as the API gives it: its box a list again."""
-    if row is not None and isinstance(row.get("box"), str):
-        row["box"] = json.loads(row["box"])
+    """An event row as the API gives it: its box (and a camera event's zones) lists again."""
+    for key in ("box", "zones"):
+        if row is not None and isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
     return row
 
 
