@@ -7,6 +7,7 @@ to the test's tmp folder (``$ODDSIGHT_SCREENSHOTS`` too, when set).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
@@ -270,6 +271,57 @@ def test_cameras_page_live_tile_events_and_feedback(ui):
     ended.get_by_role("button", name="False alarm").click()
     page.wait_for_selector("[data-camera=lobby] li.event[data-state=ended] .state.false_alarm")
     ui.shot("cameras")
+
+
+def test_an_explained_event_masks_zones_and_snooze_on_the_tile(ui):
+    """The lobby's ended event says in words what was unusual, its snapshot shows the box; a mask and a zone are
+    drawn on the picture and saved; the camera is snoozed from its tile."""
+    from PIL import Image
+
+    page = ui.page
+    tile = page.locator("section.tile[data-camera=lobby]")
+    ended = tile.locator("li.event[data-state=ended]").first
+    assert any(w in ended.locator("p.small").first.inner_text() for w in ("motion", "moves", "picture"))
+    with ui.server.client() as c:
+        event = next(e for e in c.get("/cameras/lobby/events").json() if e["state"] == "ended")
+        snapshot = c.get(f"/camera-events/{event['id']}/snapshot.jpg")
+    assert event["box"] and event["reason"] and snapshot.status_code == 200
+    pixels = np.asarray(Image.open(io.BytesIO(snapshot.content)).convert("RGB")).astype(int)
+    red = (np.abs(pixels - np.array([255, 64, 32])).max(axis=2) < 60).sum()
+    assert red > 30, red  # the box is drawn on the snapshot
+
+    tile.get_by_role("button", name="Edit areas").click()
+    area = tile.locator("svg.areas")
+    box = area.bounding_box()
+
+    def corner(x: float, y: float) -> None:
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+    for x, y in ((0.02, 0.02), (0.3, 0.02), (0.3, 0.25)):  # a mask in the top left corner
+        corner(x, y)
+    tile.get_by_role("button", name="Finish shape").click()
+    tile.locator("select.area-kind").select_option("zone")
+    tile.locator("input.area-name").fill("floor")
+    for x, y in ((0.01, 0.6), (0.99, 0.6), (0.99, 0.99), (0.01, 0.99)):  # the lower part of the picture
+        corner(x, y)
+    tile.get_by_role("button", name="Finish shape").click()
+    tile.get_by_role("button", name="Save areas").click()
+    page.wait_for_selector("[data-camera=lobby] svg.areas polygon.zone[data-zone=floor]")
+    assert tile.locator("svg.areas polygon.mask").count() == 1
+    ui.shot("cameras-zones")
+    tile.get_by_role("button", name="Done").click()
+    with ui.server.client() as c:
+        zones = c.get("/cameras/lobby").json()["zones"]
+    assert len(zones["masks"]) == 1 and zones["zones"][0]["name"] == "floor"
+    (x0, y0), (x1, y1) = zones["zones"][0]["polygon"][0], zones["zones"][0]["polygon"][2]
+    assert abs(x0 - 0.01) < 0.02 and abs(y0 - 0.6) < 0.02 and abs(x1 - 0.99) < 0.02 and abs(y1 - 0.99) < 0.02
+
+    tile.get_by_role("button", name="Snooze 30 min").click()
+    page.wait_for_selector("[data-camera=lobby] .alerting[data-state=snoozed]")
+    assert "until" in tile.locator(".alerting").inner_text()
+    with ui.server.client() as c:
+        assert c.get("/cameras/lobby").json()["alerting"]["state"] == "snoozed"
+    ui.shot("cameras-snoozed")
 
 
 def test_no_console_errors_and_nothing_fetched_from_elsewhere(ui):

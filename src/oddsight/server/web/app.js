@@ -463,10 +463,12 @@ function cameraTile(c, redraw) {
     arm.textContent = alerting.armed ? "Disarm" : "Arm";
   }
   showAlerting();
+  const areas = areaEditor(c, picture);
   const el = h("section", { class: "panel tile", "data-camera": c.id },
     h("div", { class: "row" }, h("h2", {}, c.name), badge, h("span", { class: "muted small" }, c.url), h("span", { style: "flex:1" }), restart, remove),
-    h("div", { class: "row" }, alertState, h("span", { style: "flex:1" }), snooze, arm),
-    h("div", { class: "tile-body" }, picture, chart), info, open, h("h3", {}, "Events"), list);
+    h("div", { class: "row" }, alertState, h("span", { style: "flex:1" }), areas.button, snooze, arm),
+    areas.controls,
+    h("div", { class: "tile-body" }, areas.wrap, chart), info, open, h("h3", {}, "Events"), list);
   let since = 0, drawn = false, seenPicture = 0, eventsKey = "";
   const xs = [], ys = [];
   let shaded = [];
@@ -510,6 +512,76 @@ function cameraTile(c, redraw) {
     }
   }
   return { el, update };
+}
+
+// --- masks and zones, drawn on the live picture -----------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+function areaEditor(c, picture) {
+  let areas = c.zones || { masks: [], zones: [], alert_zones: [] };
+  let drawing = [], editing = false;
+  const overlay = svg("svg", { class: "areas", viewBox: "0 0 1 1", preserveAspectRatio: "none" });
+  const wrap = h("div", { class: "picture-wrap" }, picture, overlay);
+  const kind = h("select", { class: "area-kind", "aria-label": "Shape to draw" }, h("option", { value: "mask" }, "Mask (never scores)"), h("option", { value: "zone" }, "Zone"));
+  const name = h("input", { class: "area-name", placeholder: "zone name", "aria-label": "Zone name" });
+  const threshold = h("input", { class: "area-threshold", type: "number", step: "any", placeholder: "its threshold (optional)", "aria-label": "Zone threshold" });
+  const hint = h("span", { class: "muted small" }, "Click the corners on the picture, then Finish shape.");
+  const finish = h("button", { class: "secondary area-finish", onclick: () => {
+    if (drawing.length < 3) { say("A shape needs at least 3 corners: click on the picture."); return; }
+    if (kind.value === "mask") areas.masks.push(drawing);
+    else {
+      if (!name.value.trim()) { say("Give the zone a name."); return; }
+      const zone = { name: name.value.trim(), polygon: drawing };
+      if (threshold.value !== "") zone.threshold = Number(threshold.value);
+      areas.zones.push(zone);
+      name.value = ""; threshold.value = "";
+    }
+    drawing = []; draw();
+  } }, "Finish shape");
+  const save = h("button", { class: "area-save", onclick: async () => {
+    try { areas = (await api(`/cameras/${c.id}/zones`, { method: "PUT", json: areas })).zones; draw(); say("Masks and zones saved: the camera uses them within a second.", "info"); }
+    catch (e) { say(e.message); }
+  } }, "Save areas");
+  const clear = h("button", { class: "danger", onclick: () => { areas = { masks: [], zones: [], alert_zones: [] }; drawing = []; draw(); } }, "Clear all");
+  const controls = h("div", { class: "row area-controls", hidden: true }, kind, name, threshold, finish, save, clear, hint);
+  const button = h("button", { class: "secondary area-edit", onclick: () => {
+    editing = !editing; controls.hidden = !editing; wrap.classList.toggle("editing", editing);
+    button.textContent = editing ? "Done" : "Edit areas"; drawing = []; draw();
+  } }, "Edit areas");
+  function fit() {  // the overlay over the picture itself (letterboxed inside its box)
+    const iw = picture.naturalWidth || 16, ih = picture.naturalHeight || 9;
+    const bw = picture.clientWidth, bh = picture.clientHeight;
+    const scale = Math.min(bw / iw, bh / ih), w = iw * scale, hh = ih * scale;
+    Object.assign(overlay.style, { left: `${(bw - w) / 2}px`, top: `${(bh - hh) / 2}px`, width: `${w}px`, height: `${hh}px` });
+  }
+  const points = (poly) => poly.map(([x, y]) => `${x},${y}`).join(" ");
+  function draw() {
+    fit();
+    const shapes = [
+      ...areas.masks.map((m) => svg("polygon", { class: "mask", points: points(m) })),
+      ...areas.zones.flatMap((z) => [svg("polygon", { class: "zone", points: points(z.polygon), "data-zone": z.name }),
+        Object.assign(svg("text", { x: z.polygon[0][0] + 0.01, y: z.polygon[0][1] + 0.05, class: "zone-name" }), { textContent: z.name })]),
+    ];
+    if (drawing.length) shapes.push(svg("polyline", { class: "drawing", points: points(drawing) }), ...drawing.map(([x, y]) => svg("circle", { cx: x, cy: y, r: 0.01, class: "corner" })));
+    overlay.replaceChildren(...shapes);
+  }
+  overlay.addEventListener("click", (e) => {
+    if (!editing) return;
+    const r = overlay.getBoundingClientRect();
+    const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+    drawing.push([round((e.clientX - r.left) / r.width), round((e.clientY - r.top) / r.height)]);
+    draw();
+  });
+  picture.addEventListener("load", fit);
+  window.addEventListener("resize", fit);
+  draw();
+  return { wrap, controls, button };
 }
 
 function cameraEventItem(e, after) {
