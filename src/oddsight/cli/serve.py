@@ -43,6 +43,14 @@ def serve(
             "Also $ODDSIGHT_LLM_ENDPOINTS.",
         ),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            help="Disk limits of each camera's files and events: 'clips=2GB/30d,snapshots=500MB,logs=100MB,events=90d' "
+            "(these are the defaults).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (under /api/v1, docs at /docs) and the dashboard, with jobs in worker processes."""
     with Errors():
@@ -52,6 +60,7 @@ def serve(
         import os
 
         from oddsight.errors import ConfigError
+        from oddsight.live.retention import RETENTION_ENV, Retention
         from oddsight.llm.openai_http import ENDPOINTS_ENV
         from oddsight.server.app import Settings, create_app, is_local, lock_data_folder
         from oddsight.server.store import default_data_dir
@@ -73,6 +82,8 @@ def serve(
             allowed_hosts=allowed_host or [],
             llm_endpoints=llm_endpoint or [],
         )
+        Retention.parse(retention)  # a bad spec fails here, not in every camera process
+        os.environ[RETENTION_ENV] = retention or ""
         server_app = create_app(settings)
         os.environ[ENDPOINTS_ENV] = ",".join(settings.llm_endpoints)  # workers and cameras: the key goes only there
         import uvicorn

@@ -38,6 +38,12 @@ def watch(
         Path | None,
         typer.Option("--zones", help="JSON of masks and named zones (the API's; see the README), for every camera."),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention", help="Disk limits of --clips per camera: 'clips=2GB/30d,snapshots=500MB,logs=100MB'."
+        ),
+    ] = None,
     schedule: Annotated[
         list[str] | None,
         typer.Option("--schedule", help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable."),
@@ -60,6 +66,7 @@ def watch(
         from oddsight.live.engine import LIVE_METHODS, make_engine
         from oddsight.live.monitor import Monitor, camera_name
         from oddsight.live.policy import AlertPolicy
+        from oddsight.live.retention import Retention
         from oddsight.live.run import run_monitors
         from oddsight.live.zones import Zones
 
@@ -71,6 +78,7 @@ def watch(
             check_writable(clips, folder=True)
         policy = AlertPolicy().apply({"schedule": schedule or []})
         areas = Zones.parse(read_json(zones, "--zones")) if zones is not None else None
+        limits = Retention.parse(retention)
         names = [camera_name(s) for s in sources]
         if len(set(names)) != len(names):
             raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
@@ -107,6 +115,7 @@ def watch(
                     cooldown_s=cooldown,
                     policy=policy,
                     zones=areas,
+                    retention=limits,
                 )
             )
         errors = run_monitors(monitors, seconds)

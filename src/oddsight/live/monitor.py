@@ -21,6 +21,7 @@ from oddsight.live.clips import write_clip, write_snapshot
 from oddsight.live.dispatch import KEPT, Dispatcher
 from oddsight.live.engine import LiveEngine
 from oddsight.live.policy import AlertPolicy
+from oddsight.live.retention import CHECK_S, Retention
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.live.tamper import TamperWatch, grey_picture
 from oddsight.live.zones import Zones
@@ -68,6 +69,7 @@ class Monitor:
     policy: AlertPolicy | None = None  # when alerts go out (armed, snoozed, schedule); default: always
     on_policy: Callable[[AlertPolicy], None] | None = None  # the policy changed by a command on a channel
     zones: Zones | None = None  # masks that never score, named zones (see oddsight.live.zones)
+    retention: Retention | None = None  # the folder's limits per kind of file (default: DEFAULTS)
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
@@ -92,6 +94,9 @@ class Monitor:
         self._last_frame: tuple[int, float] = (0, 0.0)  # the latest sampled frame's index and time
         self._wall_offset = time.time()  # wall time minus stream time, at the latest frame
         self._size = (0, 0)  # the stream's frame size
+        self.retention = self.retention or Retention()
+        self.disk: dict[str, int] = {}  # bytes per kind of file in the camera's folder, as last enforced
+        self._retained_at = -1e18
         self._masked: np.ndarray | None = None  # pixels of the encoder's input under masks (non-cell encoders)
         self.set_zones(self.zones)
         self._outages_logged = 0
@@ -158,6 +163,9 @@ class Monitor:
         self.stream.stop()
 
     def _score(self, frame: LiveFrame) -> None:
+        if self.folder is not None and time.monotonic() - self._retained_at > CHECK_S:
+            self._retained_at = time.monotonic()
+            self.disk = self.retention.enforce(self.folder)
         self._wall_offset = frame.wall - frame.t
         self._size = (frame.frame.width, frame.frame.height)
         self._log_outages(frame)
@@ -310,4 +318,5 @@ class Monitor:
             "open_event": self.engine.open_event.to_dict() if self.engine.open_event else None,
             "alerting": self.dispatch.policy.to_dict(),
             "zones": self.zones.to_dict() if self.zones is not None else None,
+            "disk": self.disk,
         }

@@ -132,6 +132,12 @@ class CameraStore:
                 row = {"id": ev["id"], "camera_id": camera_id, "state": state, "note": ev.get("note"), **values}
                 insert_row(con, "camera_events", {**row, "opened_at": payload.get("time", now), "updated_at": now})
 
+    def prune_events(self, camera_id: str, before: float) -> int:
+        """Ended events of ``camera_id`` opened before ``before`` (Unix seconds) removed; how many."""
+        with self.store.connect() as con:
+            sql = "DELETE FROM camera_events WHERE camera_id=? AND state='ended' AND opened_at < ?"
+            return con.execute(sql, (camera_id, before)).rowcount
+
     def close_open_events(self, camera_id: str, note: str) -> int:
         """Events left open by a monitor that stopped (a kill, a crash): ended now, with ``note``."""
         with self.store.connect() as con:

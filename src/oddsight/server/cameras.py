@@ -20,6 +20,7 @@ from typing import Any
 
 from oddsight.errors import OddsightError
 from oddsight.live.policy import AlertPolicy
+from oddsight.live.retention import CHECK_S, RETENTION_ENV, Retention
 from oddsight.live.zones import Zones
 from oddsight.redact import redact_urls
 from oddsight.server.camera_store import CameraStore
@@ -50,6 +51,7 @@ class _Reporter:
         self._frame: Any = None
         self._outages: list[dict[str, float]] = []
         self._picture_at: float | None = None
+        self._pruned_at = -1e18
         self._stop = threading.Event()
 
     def on_message(self, payload: dict[str, Any]) -> None:
@@ -88,6 +90,11 @@ class _Reporter:
         zones = Zones.parse(row and row.get("zones"))
         if row is not None and zones != (self.monitor.zones or Zones()):
             self.monitor.set_zones(zones)
+        if time.monotonic() - self._pruned_at > CHECK_S:  # the store's rows of old events go too
+            self._pruned_at = time.monotonic()
+            max_age = self.monitor.retention.limits["events"].max_age_s
+            if max_age is not None:
+                self.cameras.prune_events(self.camera_id, time.time() - max_age)
         status = self.monitor.status()
         status["picture_at"] = self._picture_at
         status["timings"] = {k: round(v, 3) for k, v in self.monitor.timings.items()}
@@ -165,6 +172,7 @@ def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any
         cooldown_s=row["cooldown_s"],
         policy=AlertPolicy.from_dict(row.get("alerting")),
         zones=Zones.parse(row.get("zones")),
+        retention=Retention.parse(os.environ.get(RETENTION_ENV)),
         on_policy=lambda policy: cameras.set_alerting(camera_id, policy.to_dict()),  # from MQTT's set topic
     )
     reporter.monitor = monitor

@@ -53,6 +53,7 @@ def render(store: Store, cameras: CameraStore) -> str:
     threshold = family("oddsight_camera_threshold", "gauge", "The camera's event threshold now.")
     last = family("oddsight_camera_last_score", "gauge", "The camera's latest smoothed score.")
     events = family("oddsight_camera_events_total", "counter", "Events raised, by kind (anomaly, tamper).")
+    disk = family("oddsight_camera_disk_bytes", "gauge", "The camera's files on disk, by kind (clips, snapshots ...).")
     counts = _camera_event_counts(store)
     scores = _last_scores(store)
     for cam in rows:
@@ -66,6 +67,8 @@ def render(store: Store, cameras: CameraStore) -> str:
         last.add(scores.get(cam["id"]), camera=cam["id"])
         for kind in ("anomaly", "tamper"):
             events.add(counts.get((cam["id"], kind), 0), camera=cam["id"], kind=kind)
+        for kind, used in (status.get("disk") or {}).items():
+            disk.add(used, camera=cam["id"], kind=kind)
 
     jobs = family("oddsight_jobs", "gauge", "Jobs by kind and state (queued: the queue's length).")
     duration = family("oddsight_job_duration_seconds", "summary", "Run time of finished jobs, by kind.")

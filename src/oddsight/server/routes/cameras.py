@@ -223,7 +223,9 @@ async def camera_mjpeg(request: Request, path: Annotated[Path, Depends(_picture)
 
 def _event(row: dict) -> dict:
     out = {k: v for k, v in row.items() if k not in ("snapshot", "clip")}
-    out["has_snapshot"], out["has_clip"] = bool(row["snapshot"]), bool(row["clip"])
+    # a file the retention removed is gone: no link to it
+    out["has_snapshot"] = bool(row["snapshot"]) and Path(row["snapshot"]).exists()
+    out["has_clip"] = bool(row["clip"]) and Path(row["clip"]).exists()
     return out
 
 
