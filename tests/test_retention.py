@@ -87,3 +87,27 @@ def test_a_servers_old_camera_events_are_pruned(tmp_path):
     cams.event_message("yard", {"type": "end", "time": time.time(), "event": {**ev, "id": "yard-2"}})
     assert cams.prune_events("yard", time.time() - 90 * 86400) == 1
     assert [e["id"] for e in cams.events("yard")] == ["yard-2"]
+
+
+def test_a_servers_uploads_over_their_cap_and_old_results_are_swept(tmp_path):
+    from oddsight.server.cleanup import sweep
+    from oddsight.server.store import Store
+    from tests.test_server_store import DOC
+
+    store = Store(tmp_path / "data")
+    uploads = []
+    for i in range(3):
+        path = tmp_path / f"up{i}.mp4"
+        path.write_bytes(b"x" * 1000)
+        uploads.append(store.add_video(f"up{i}.mp4", str(path), "upload", {"fps": 10.0}, 1000))
+        time.sleep(0.01)  # created one after the other
+    kept = tmp_path / "registered.mp4"
+    kept.write_bytes(b"x" * 5000)
+    store.add_video("registered.mp4", str(kept), "media", {"fps": 10.0}, 5000)  # the operator's: never swept
+    store.add_result(DOC, {}, uploads[2]["id"])
+    removed = sweep(store, Retention.parse("uploads=2500B"))
+    assert removed == {"uploads": 1, "results": 0}
+    assert not (tmp_path / "up0.mp4").exists() and (tmp_path / "up1.mp4").exists() and kept.exists()
+    assert sorted(v["name"] for v in store.videos() if v["origin"] == "upload") == ["up1.mp4", "up2.mp4"]
+    assert sweep(store, Retention.parse("results=180d"), now=time.time() + 200 * 86400)["results"] == 1
+    assert store.results() == [] and store.events() == []

@@ -47,8 +47,8 @@ def serve(
         str | None,
         typer.Option(
             "--retention",
-            help="Disk limits of each camera's files and events: 'clips=2GB/30d,snapshots=500MB,logs=100MB,events=90d' "
-            "(these are the defaults).",
+            help="Disk limits: each camera's 'clips=2GB/30d,snapshots=500MB,logs=100MB,events=90d' (the defaults), "
+            "and 'uploads=50GB/90d,results=180d' (no limit by default).",
         ),
     ] = None,
 ) -> None:
@@ -81,6 +81,7 @@ def serve(
             host=host,
             allowed_hosts=allowed_host or [],
             llm_endpoints=llm_endpoint or [],
+            retention=retention,
         )
         Retention.parse(retention)  # a bad spec fails here, not in every camera process
         os.environ[RETENTION_ENV] = retention or ""

@@ -3,7 +3,8 @@ runs (every ``CHECK_S``). The oldest files go first; the event log keeps its new
 
 Kinds: ``clips`` (``*.mp4``), ``snapshots`` (``*.jpg`` but the live picture), ``frames`` (the embeddings an ended
 event keeps for feedback, ``*.npz``), ``logs`` (``events.jsonl``, ``outages.jsonl``) and, in ``serve``, ``events``
-(the store's rows of a camera's events, by age). A spec, as ``watch
+(the store's rows of a camera's events, by age), ``uploads`` (uploaded videos, with their results; no limit by
+default) and ``results`` (analysis results, by age; no limit by default). A spec, as ``watch
 --retention`` and ``serve --retention`` take it: ``clips=2GB/30d,snapshots=500MB,logs=100MB`` (size and/or age,
 ``/`` between; units B, KB, MB, GB, TB and s, m, h, d). Kinds not named keep their defaults (``DEFAULTS``); ``0``
 lifts a limit (``clips=0/0``: keep every clip).
@@ -21,7 +22,8 @@ from oddsight.errors import ConfigError
 
 CHECK_S = 60.0
 RETENTION_ENV = "ODDSIGHT_RETENTION"  # serve --retention, for its camera processes
-KINDS = ("clips", "snapshots", "frames", "logs", "events")
+KINDS = ("clips", "snapshots", "frames", "logs", "events", "uploads", "results")
+SERVER_KINDS = ("events", "uploads", "results")  # kept by a server (its store and uploads), not in a camera folder
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?$")
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -40,6 +42,8 @@ DEFAULTS = {
     "frames": Limit(5e8, 30 * 86400),
     "logs": Limit(1e8, None),
     "events": Limit(None, 90 * 86400),  # a server's camera events (rows of its store): by age
+    "uploads": Limit(None, None),  # a server's uploaded videos (with their results): the operator's data
+    "results": Limit(None, None),  # a server's analysis results (by age)
 }
 
 
@@ -94,7 +98,7 @@ class Retention:
     def enforce(self, folder: Path, now: float | None = None) -> dict[str, int]:
         """Remove what is over the limits in ``folder`` (one camera's); the bytes left per kind, and in all."""
         now = time.time() if now is None else now
-        files: dict[str, list[tuple[float, int, Path]]] = {k: [] for k in KINDS if k != "events"}
+        files: dict[str, list[tuple[float, int, Path]]] = {k: [] for k in KINDS if k not in SERVER_KINDS}
         for path in folder.rglob("*"):
             kind = _kind_of(path)
             if kind is None or not path.is_file():

@@ -61,6 +61,8 @@ def _status(exc: OddsightError) -> int:
 
 def create_app(settings: Settings) -> FastAPI:
     """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
+    from oddsight.live.retention import Retention
+    from oddsight.server.cleanup import Sweeper
     from oddsight.server.routes import ROUTERS
     from oddsight.server.routes.metrics import router as metrics_router
 
@@ -78,7 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
         cameras = CameraProcesses(store)
         cameras.start()
         app.state.camera_processes = cameras
+        sweeper = Sweeper(store, Retention.parse(settings.retention))
+        sweeper.start()
         yield
+        sweeper.stop()
         cameras.stop()
         workers.stop()
 

@@ -23,6 +23,7 @@ class Settings:
     host: str = "127.0.0.1"
     allowed_hosts: list[str] = field(default_factory=list)
     llm_endpoints: list[str] = field(default_factory=list)
+    retention: str | None = None  # serve --retention (see oddsight.live.retention)
 
     def __post_init__(self) -> None:
         from oddsight.llm.openai_http import allowed_endpoints

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from oddsight.errors import InputError
 from oddsight.server import media
+from oddsight.server.cleanup import remove_video
 from oddsight.server.routes.deps import SettingsDep, StoreDep, found, inside_media
 
 router = APIRouter(tags=["videos"])
@@ -139,15 +140,7 @@ def get_video(video_id: str, store: StoreDep) -> dict:
 
 @router.delete("/videos/{video_id}", status_code=204, summary="Delete a video, its results and events")
 def delete_video(video_id: str, store: StoreDep) -> Response:
-    video = found(store.video(video_id), "video", video_id)
-    events = store.events(video_id=video_id, limit=10**9)
-    store.delete_video(video_id)
-    for e in events:
-        for suffix in (".jpg", ".mp4"):
-            (store.folder / "media" / f"{e['id']}{suffix}").unlink(missing_ok=True)
-    (store.folder / "media" / f"preview-{video_id}.mp4").unlink(missing_ok=True)
-    if video["origin"] == "upload":
-        Path(video["path"]).unlink(missing_ok=True)
+    remove_video(store, found(store.video(video_id), "video", video_id))
     return Response(status_code=204)
 
 

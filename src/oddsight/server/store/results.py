@@ -88,6 +88,21 @@ class ResultTables(StoreBase):
         row["options"] = json.loads(row["options"])
         return row
 
+    def delete_results_before(self, before: float) -> list[str]:
+        """Results stored before ``before`` (Unix seconds) removed with their events; the events' ids."""
+        with self.connect() as con:
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT e.id FROM events e JOIN results r ON e.result_id = r.id WHERE r.created_at < ?", (before,)
+                )
+            ]
+            con.execute(
+                "DELETE FROM events WHERE result_id IN (SELECT id FROM results WHERE created_at < ?)", (before,)
+            )
+            con.execute("DELETE FROM results WHERE created_at < ?", (before,))
+        return ids
+
     def results(self, video_id: str | None = None) -> list[dict]:
         sql = "SELECT id, video_id, job_id, method, model, threshold, options, created_at FROM results"
         with self.read() as con:
