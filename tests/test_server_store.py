@@ -204,3 +204,42 @@ def test_the_worker_keeps_no_result_when_the_video_goes_mid_run(tmp_path, monkey
     job = store.job(job_id)
     assert job["state"] == "cancelled" and f"video {video_id} was deleted" in job["error"]
     assert store.results() == [] and store.events() == []
+
+
+def test_camera_processes_write_through_the_one_writer(tmp_path):
+    """What a camera process reports goes over its own pipe, as JSON, to the server's writer thread: written in
+    order; a pipe that breaks mid-message (a killed process) is dropped without touching the others."""
+    import multiprocessing
+    import time
+
+    from oddsight.server.camera_link import CameraLink, StoreWriter
+    from oddsight.server.camera_store import CameraStore
+
+    cams = CameraStore(Store(tmp_path))
+    for name in ("door", "gate"):
+        cams.add({"id": name, "name": name, "url": f"rtsp://h/{name}", "options": {}, "fps": 2.0, "warmup_s": 0.0})
+    writer = StoreWriter(cams)
+    links = {}
+    for name in ("door", "gate"):
+        reader, sender = multiprocessing.Pipe(duplex=False)
+        writer.add(name, reader)
+        links[name] = (CameraLink(sender, cams), sender)
+    writer.start()
+    door, _ = links["door"]
+    ev = {"id": "door-1", "start_frame": 1, "end_frame": 2, "start_s": 0.5, "end_s": 1.0, "peak_s": 0.5}
+    door.event_message("door", {"type": "new", "time": 1.0, "event": {**ev, "peak_score": 2.0}})
+    door.event_message("door", {"type": "end", "time": 2.0, "event": {**ev, "peak_score": 3.0}})
+    door.set_state("door", "running", None, 1234)
+    assert door.camera("door")["id"] == "door"  # reads go to the store directly
+    links["gate"][1].send_bytes(b'["report", ["gate", {"stream"')  # cut off mid-message
+    links["gate"][1].close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (cams.event("door-1") or {}).get("state") != "ended":
+        time.sleep(0.05)
+    assert cams.event("door-1")["state"] == "ended" and cams.event("door-1")["peak_score"] == 3.0
+    assert cams.camera("door")["state"] == "running" and cams.camera("door")["worker_pid"] == 1234
+    with pytest.raises(AttributeError):
+        door.delete("door")  # only the reports a camera makes are sent, nothing else
+    links["door"][1].close()
+    writer.stop()
+    assert cams.camera("gate")["state"] == "starting"  # the broken message wrote nothing

@@ -1,8 +1,9 @@
 """Cameras watched inside ``oddsight serve``: one spawned process per camera runs the same
 :class:`~oddsight.live.monitor.Monitor` as ``oddsight watch``, and reports into the server's store.
 
-Each process writes its events (every new/update/end message), a heartbeat each second (status, the scores
-since the last one, outages) and the latest picture (``cameras/<id>/live.jpg``); snapshots, clips, the JSONL
+Each process reports its events (every new/update/end message), a heartbeat each second (status, the scores
+since the last one, outages) to the server's one store writer (``camera_link``), and writes the latest picture
+(``cameras/<id>/live.jpg``); snapshots, clips, the JSONL
 log and the camera's false-alarm memory live under ``cameras/<id>/`` as with ``watch --clips``.
 ``CameraProcesses`` (in the server) starts one per camera, restarts one that dies, and stops one on delete.
 """
@@ -15,6 +16,7 @@ import os
 import signal
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from oddsight.live.policy import AlertPolicy
 from oddsight.live.retention import CHECK_S, RETENTION_ENV, Retention
 from oddsight.live.zones import Zones
 from oddsight.redact import redact_urls
+from oddsight.server.camera_link import CameraLink, StoreWriter
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.jobs import die_with_parent
 from oddsight.server.store import Store
@@ -43,7 +46,7 @@ def camera_folder(store: Store, camera_id: str) -> Path:
 class _Reporter:
     """The camera process's link to the store: messages as they come, a heartbeat each second."""
 
-    def __init__(self, cameras: CameraStore, camera_id: str, folder: Path) -> None:
+    def __init__(self, cameras: CameraStore | CameraLink, camera_id: str, folder: Path) -> None:
         self.cameras, self.camera_id, self.folder = cameras, camera_id, folder
         self.monitor: Any = None
         self._lock = threading.Lock()
@@ -106,13 +109,14 @@ class _Reporter:
         self._stop.set()
 
 
-def camera_main(folder: str, camera_id: str, parent: int) -> None:
-    """A camera's process: watch it until SIGTERM, the server's end, or (a file) the end of the footage."""
+def camera_main(folder: str, camera_id: str, parent: int, conn: Connection | None = None) -> None:
+    """A camera's process: watch it until SIGTERM, the server's end, or (a file) the end of the footage. With
+    ``conn`` (as the server starts it) its writes go to the server's one writer; without, to the store itself."""
     die_with_parent()
     if os.getppid() != parent:
         return
     store = Store(Path(folder))
-    cameras = CameraStore(store)
+    cameras: Any = CameraStore(store) if conn is None else CameraLink(conn, CameraStore(store))
     row = cameras.camera(camera_id)
     if row is None:
         return
@@ -124,10 +128,8 @@ def camera_main(folder: str, camera_id: str, parent: int) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: (stopped.set(), monitor.stop()))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
-    closed = cameras.close_open_events(camera_id, RESTART_NOTE)
-    if closed:
-        log.warning("camera %s: %d event(s) left open by the last run closed", camera_id, closed)
-    cameras.set_state(camera_id, "starting", pid=os.getpid())
+    cameras.close_open_events(camera_id, RESTART_NOTE)  # (the writer logs how many)
+    cameras.set_state(camera_id, "starting", None, os.getpid())
     beat = threading.Thread(target=reporter.run, name=f"camera-{camera_id}-beat", daemon=True)
     beat.start()
     try:
@@ -144,7 +146,7 @@ def camera_main(folder: str, camera_id: str, parent: int) -> None:
     reporter.beat("stopped" if stopped.is_set() else "ended")
 
 
-def _build(store: Store, cameras: CameraStore, row: dict[str, Any]) -> tuple[Any, _Reporter]:
+def _build(store: Store, cameras: CameraStore | CameraLink, row: dict[str, Any]) -> tuple[Any, _Reporter]:
     from oddsight.live.alerts import make_sink
     from oddsight.live.engine import LIVE_METHODS, make_engine
     from oddsight.live.monitor import Monitor
@@ -184,6 +186,7 @@ class CameraProcesses:
 
     def __init__(self, store: Store) -> None:
         self.store, self.cameras = store, CameraStore(store)
+        self.writer = StoreWriter(self.cameras)  # the one writer of what the camera processes report
         self._ctx = multiprocessing.get_context("spawn")
         self._procs: dict[str, multiprocessing.process.BaseProcess] = {}
         self._started: dict[str, float] = {}  # camera -> when its process started
@@ -195,6 +198,7 @@ class CameraProcesses:
         self.watch_s = WATCH_S
 
     def start(self) -> None:
+        self.writer.start()
         for row in self.cameras.cameras():
             if row["state"] != "ended":  # a file played to its end stays ended; a failed one gets another try
                 self.launch(row["id"])
@@ -210,8 +214,12 @@ class CameraProcesses:
         old = self._procs.get(camera_id)
         if old is not None and old.exitcode is None:
             return
-        proc = self._ctx.Process(target=camera_main, args=(str(self.store.folder), camera_id, os.getpid()), daemon=True)
+        reader, sender = multiprocessing.Pipe(duplex=False)
+        args = (str(self.store.folder), camera_id, os.getpid(), sender)
+        proc = self._ctx.Process(target=camera_main, args=args, daemon=True)
         proc.start()
+        sender.close()  # the child holds it now: when the child ends, the reader sees EOF
+        self.writer.add(camera_id, reader)
         self._procs[camera_id] = proc
         self._started[camera_id] = time.monotonic()
 
@@ -275,6 +283,7 @@ class CameraProcesses:
             proc.terminate()
         for proc in procs:
             _end(proc, timeout)
+        self.writer.stop()  # what the ended processes sent last (their final state) is written first
 
 
 def _end(proc: multiprocessing.process.BaseProcess, timeout: float) -> None:
