@@ -293,11 +293,11 @@ def test_judge_live_scores_each_chunk_as_it_completes_like_the_file(tmp_path, gg
     assert np.allclose([w["score"] for w in windows], result.sample_scores, atol=1e-6)
     assert FIRE_STREET in windows[2]["text"]
     assert windows[2]["score"] >= 0.5 > max(windows[0]["score"], windows[1]["score"])
-    new = next(m for m in monitor.messages if m["type"] == "new")
+    new = next(m for m in monitor.messages if m["type"] == "new" and m["event"]["kind"] == "anomaly")
     assert new["event"]["label"] == FIRE_STREET and new["event"]["reason"]
     assert 19.5 <= new["event"]["start_s"] <= 20.5  # the event starts where the fire does, reported a chunk late
     assert Path(new["event"]["snapshot"]).read_bytes()[:2] == b"\xff\xd8"  # the peak's picture, kept from then
-    end = next(m for m in monitor.messages if m["type"] == "end")
+    end = next(m for m in monitor.messages if m["type"] == "end" and m["event"]["kind"] == "anomaly")
     assert end["event"]["end_s"] <= 31 and Path(end["event"]["clip"]).exists()
 
 
@@ -322,7 +322,7 @@ def test_lavad_live_scores_a_window_every_stride_from_the_past(tmp_path, gguf_fi
     assert all(w["end_s"] - w["start_s"] <= 10.0 for w in windows)
     calm = [w["score"] for w in windows if w["end_s"] <= 20]  # windows that saw no fire
     assert max(calm) < 0.5 <= max(w["score"] for w in windows)
-    new = next(m for m in monitor.messages if m["type"] == "new")
+    new = next(m for m in monitor.messages if m["type"] == "new" and m["event"]["kind"] == "anomaly")
     assert new["event"]["label"] == FIRE_STREET and 20 <= new["event"]["start_s"] <= 23
 
 

@@ -37,9 +37,12 @@ def detect_live(video: Path | str, out: Path, *options: str) -> dict:
 
 
 def watch_ends(video: Path | str, *options: str) -> list[dict]:
-    """`watch VIDEO --json`: the events of its `end` messages, in order."""
+    """`watch VIDEO --json`: the anomaly events of its `end` messages, in order. Not those dismissed (a camera
+    alerts at the first crossing; an event that then ends shorter than --min-event is dismissed, as no result keeps
+    it), nor camera-health events (kind tamper: a flat synthetic picture is a covered view), which no result has."""
     lines = [json.loads(x) for x in _run_json("watch", str(video), "--json", *options).splitlines()]
-    return [m["event"] for m in lines if m["type"] == "end"]
+    ended = [m["event"] for m in lines if m["type"] == "end"]
+    return [e for e in ended if e["kind"] == "anomaly" and not e["details"].get("dismissed")]
 
 
 def assert_same_events(video: Path | str, out: Path, *options: str) -> list[dict]:

@@ -67,6 +67,7 @@ class Engine:
                 merge_gap_s=c.merge_gap_s,
                 new_id=self.new_id,
                 record=self.record,
+                report_early=self.live,  # a camera alerts at the first crossing (a file's events keep min_event)
             )
         return self.timeline
 
@@ -181,6 +182,6 @@ class Engine:
         for message in messages:
             self._raw_peak(message.event)
             self.scorer.explain(message)
-            if message.type == "end" and self.record:
+            if message.type == "end" and self.record and not message.event.details.get("dismissed"):
                 self.events.append(message.event)
         return messages

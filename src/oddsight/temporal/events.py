@@ -4,9 +4,11 @@ uses (``detect`` replays a file's every-frame scores through it; a camera feeds 
 Rules (the same for a file and a stream): an event opens at a score >= ``threshold`` and starts where the score
 rose over the low level ``threshold - hysteresis * |threshold|`` just before; it lasts while the score stays at or
 over the low level. A dip under it that ends (by a new crossing) within ``merge_gap_s`` joins both sides into one
-event; a longer one ends the event. An event shorter than ``min_event_s`` is never reported. Live, ``new`` is sent
-once the event has lasted ``min_event_s``, ``update`` when its peak rises (at most every ``update_every_s``), and
-``end`` once no later crossing can join it.
+event; a longer one ends the event. An event shorter than ``min_event_s`` is never reported, except with
+``report_early`` (a camera's mode): then ``new`` goes out at the first crossing, for an alert as early as the
+scores allow, and an event that ends sooner than ``min_event_s`` ends *dismissed* (its ``note`` says so,
+``details["dismissed"]`` is true, and no result keeps it). ``update`` is sent when the peak rises (at most every
+``update_every_s``), and ``end`` once no later crossing can join it.
 """
 
 from __future__ import annotations
@@ -98,8 +100,10 @@ class EventTracker:
         merge_gap_s: float = 2.0,
         update_every_s: float = 5.0,
         new_id: Callable[[], str] | None = None,
+        report_early: bool = False,
     ) -> None:
         self.threshold = float(threshold)
+        self.report_early = report_early
         self.frame_s = float(frame_s)
         self.hysteresis, self.min_event_s, self.merge_gap_s = hysteresis, min_event_s, merge_gap_s
         self.update_every_s = update_every_s
@@ -201,7 +205,9 @@ class EventTracker:
 
     def _maybe_report(self, t: float, out: list[Message]) -> None:
         ev = self.event
-        if ev is not None and not self.reported and ev.end_s - ev.start_s >= self.min_event_s - 1e-9:
+        if ev is None or self.reported:
+            return
+        if self.report_early or ev.end_s - ev.start_s >= self.min_event_s - 1e-9:
             self.reported = True
             self._last_update = t
             out.append(Message("new", ev))
@@ -209,7 +215,12 @@ class EventTracker:
     def _close(self) -> list[Message]:
         ev, reported = self.event, self.reported
         self.event, self.reported, self._dipping = None, False, False
-        return [Message("end", ev)] if ev is not None and reported else []
+        if ev is None or not reported:
+            return []
+        if ev.end_s - ev.start_s < self.min_event_s - 1e-9:  # reported early, and shorter than an event may be
+            ev.details["dismissed"] = True
+            ev.note = f"dismissed: shorter than --min-event ({self.min_event_s:g} s)"
+        return [Message("end", ev)]
 
     def close(self, note: str | None = None) -> list[Message]:
         """The scores ended (the file's end, the stream stopped): the open event ends now, if it was reported."""

@@ -79,6 +79,7 @@ class Timeline:
         merge_gap_s: float = 2.0,
         new_id: Callable[[], str] | None = None,
         record: bool = True,
+        report_early: bool = False,
     ) -> None:
         self.calibration, self.default_threshold = calibration, default_threshold
         self.smoother = Smoother(smooth_s, centred=centred)
@@ -90,6 +91,7 @@ class Timeline:
             min_event_s=min_event_s,
             merge_gap_s=merge_gap_s,
             new_id=new_id,
+            report_early=report_early,
         )
         self.record = Record() if record else None
         self.last: Smoothed | None = None  # the latest smoothed sample
