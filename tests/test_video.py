@@ -147,3 +147,14 @@ def test_prefetch_order_errors_and_early_stop():
     assert count < 10
     threading.Event().wait(0.3)
     assert len(produced) == count  # the worker stopped
+
+
+@pytest.mark.parametrize("t", [0.4, 22.5])
+def test_a_span_shows_the_frame_scored_at_that_time(shared, t):
+    """One clock: the server's thumbnails and clips (a seek, then ``span``) show the very frame `detect` decoded
+    at the same time, to the pixel."""
+    source = open_source(shared / "ucf_crime" / "videos" / "Fighting033_x264.mp4")
+    scored = next(f for f in source.frames(Sampling(fps=None, stride=1)) if f.t >= t - 1e-6)
+    shown = next(source.span(t))
+    assert shown.t == pytest.approx(scored.t, abs=1e-6)
+    assert np.array_equal(shown.image, scored.image)

@@ -78,6 +78,8 @@ class Scorer:
 
     ignore: np.ndarray | None = None  # cells (row-major) that never score: a camera's masks
 
+    _said: dict[str, tuple[int, list[int] | None, str | None]] | None = None  # event -> (peak, box, words)
+
     def set_ignore(self, cells: np.ndarray | None) -> None:
         """Cells that never score from now on (a camera's masks, see :mod:`oddsight.live.zones`); None: all score."""
         self.ignore = cells
@@ -91,11 +93,20 @@ class Scorer:
         on cell features the box and the words of what was unusual at the peak."""
         ev = message.event
         ev.label = self.label(ev.peak_frame) or ev.label
+        if self._said is None:
+            self._said = {}
+        said = self._said.get(ev.id)
+        if said is not None and said[0] == ev.peak_frame:  # the same peak as the last message said: the same words
+            ev.box, ev.reason = said[1], said[2]
+            return
         view = self.cell_view(ev.peak_frame)
         if view is not None:
             if self.ignore is not None and len(self.ignore) == len(view[0].scores):
                 view[0].scores[self.ignore] = 0.0  # a masked place never drove an event
             ev.box, ev.reason = describe(view[0], view[1], *view[2])
+            if len(self._said) > 64:
+                self._said.clear()
+            self._said[ev.id] = (ev.peak_frame, ev.box, ev.reason)
 
 
 def _size(features: Features) -> tuple[int, int]:

@@ -76,34 +76,10 @@ def browser_playable(path: Path, codec: str | None) -> bool:
 
 
 def _frames(path: Path, start_s: float, end_s: float | None, folder_fps: float) -> Iterator[tuple[float, np.ndarray]]:
-    """(time, RGB frame) from ``start_s`` to ``end_s``; a file seeks to the keyframe before ``start_s``
-    instead of decoding from its beginning."""
-    if path.is_dir():
-        sampling = Sampling(fps=None, stride=1, start_s=start_s, end_s=end_s)
-        for frame in open_source(path, folder_fps=folder_fps).frames(sampling):
-            yield frame.t, frame.image
-        return
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise VideoDecodeError(f"{path.name}: cannot be opened ({exc})") from None
-    with container:
-        stream = container.streams.video[0]
-        base = float(stream.time_base) if stream.time_base else 1 / 90000
-        first = stream.start_time or 0
-        if start_s > 1:
-            container.seek(int(start_s / base) + first, stream=stream, backward=True)
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            t = (frame.pts - first) * base
-            if t < start_s - 1e-6:
-                continue
-            if end_s is not None and t > end_s:
-                break
-            yield t, frame.to_ndarray(format="rgb24")
+    """(time, RGB frame) from ``start_s`` to ``end_s``, through the one decoder and on its clock (0 at the first
+    frame), so an event's thumbnail and clip show what was scored at its times; a file seeks to ``start_s``."""
+    for frame in open_source(path, folder_fps=folder_fps).span(start_s, end_s):
+        yield frame.t, frame.image
 
 
 def thumbnail(path: Path, t: float, out: Path, *, folder_fps: float = 25.0, box: list[int] | None = None) -> Path:

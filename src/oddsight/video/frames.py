@@ -65,6 +65,11 @@ class FrameSource(ABC):
         compare the two); only kept frames and their predecessors are converted.
         """
 
+    def span(self, start_s: float, end_s: float | None = None) -> Iterator[DecodedFrame]:
+        """Every frame from ``start_s`` to ``end_s`` (seconds on the clock :meth:`frames` gives them: 0 at the first
+        frame), for a thumbnail or a clip; a file seeks instead of decoding from its start."""
+        yield from self.frames(Sampling(fps=None, stride=1, start_s=max(0.0, start_s), end_s=end_s))
+
     @property
     def is_live(self) -> bool:
         return self.info.kind == "stream"

@@ -144,6 +144,39 @@ class FileSource(FrameSource):
                 f"{self.path.name}: only {index} of {expected} frames decoded; the file looks truncated"
             )
 
+    def span(self, start_s: float, end_s: float | None = None) -> Iterator[DecodedFrame]:
+        """As :meth:`FrameSource.span`, seeking to the keyframe before ``start_s``: t = 0 is still the first frame
+        (read first), so a thumbnail at an event's peak shows the frame `detect` scored there."""
+        if start_s <= 1.0:
+            yield from super().span(start_s, end_s)
+            return
+        av = _av()
+        try:
+            container = av.open(str(self.path))
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{self.path}: cannot open ({_ffmpeg_reason(exc)})") from None
+        with container:
+            stream = container.streams.video[0]
+            first = next((f.time for f in container.decode(stream) if f.time is not None), None)
+            if first is None:
+                raise VideoDecodeError(f"{self.path}: no frame could be decoded")
+            base = float(stream.time_base) if stream.time_base else 1 / 90000
+            try:
+                container.seek(int((first + start_s) / base), stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    if frame.time is None:
+                        continue
+                    t = frame.time - first
+                    if t < start_s - 1e-6:
+                        continue
+                    if end_s is not None and t > end_s:
+                        break
+                    yield DecodedFrame(-1, t, frame.to_ndarray(format="rgb24"))
+            except av.error.FFmpegError as exc:
+                raise VideoDecodeError(
+                    f"{self.path.name}: decoding stopped near {start_s:.1f} s ({_ffmpeg_reason(exc)})"
+                ) from None
+
 
 class FolderSource(FrameSource):
     """A folder of still frames (jpg/png/...), in natural sort order, played at ``fps``."""
