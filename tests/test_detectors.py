@@ -127,3 +127,18 @@ def test_blocked_novelty_equals_brute_force_across_block_boundaries():
     dist[np.abs(t[:, None] - t[None, :]) <= 2.0] = np.inf
     expected = np.sort(dist, axis=1)[:, :3].mean(axis=1)
     np.testing.assert_allclose(NoveltyDetector(k=3, gap_s=2.0).score(features), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_live_nearest_cell_search_equals_the_batch_one():
+    """`nearest_in` (one live frame, the memory kept gathered, no loop over cells) gives what `cell_distances`
+    gives for the same frame, memory and feature spread."""
+    from oddsight.detectors.cells import cell_distances, gather_near, nearest_in
+
+    rng = np.random.default_rng(3)
+    memory = rng.random((40, 64, 4)).astype(np.float32)
+    query = rng.random((64, 4)).astype(np.float32)
+    scale = np.array([0.5, 1.0, 2.0, 0.25], np.float32)
+    batch = cell_distances((query / scale)[None], memory / scale, 8)[0]
+    live = np.sqrt(nearest_in(query, gather_near(memory, 8), 1.0 / scale**2))
+    np.testing.assert_allclose(live, batch, rtol=1e-4, atol=1e-5)
+    assert np.isinf(nearest_in(query, gather_near(memory[:0], 8), 1.0 / scale**2)).all()

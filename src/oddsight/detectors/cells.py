@@ -92,6 +92,31 @@ def cell_distances(query: np.ndarray, memory: np.ndarray, grid: int, allowed: np
     return out
 
 
+def gather_near(cells: np.ndarray, grid: int) -> np.ndarray:
+    """Frames' cells (k, C, d) laid out for :func:`nearest_in`: (d, k, C, 9), each cell's 9 neighbours gathered."""
+    return np.ascontiguousarray(cells[:, neighbours(grid)].transpose(3, 0, 1, 2), dtype=np.float32)
+
+
+def nearest_in(cells: np.ndarray, near_bank: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One frame's squared distance per cell to the nearest same-or-neighbouring cell of a memory kept gathered
+    (``near_bank`` (d, m, C, 9), see :func:`gather_near`), each feature weighted (``weights`` (d,): 1 / spread**2).
+    The live scorer's form of :func:`cell_distances`: one query, no Python loop over cells, one feature at a time
+    (a contiguous slice each). ``cells`` (C, d); returns (C,) float32, inf with an empty memory."""
+    dims, m = near_bank.shape[:2]
+    if m == 0:
+        return np.full(len(cells), np.inf, dtype=np.float32)
+    total = np.empty(near_bank.shape[1:], dtype=np.float32)
+    part = np.empty_like(total)
+    for k in range(dims):
+        out = total if k == 0 else part
+        np.subtract(near_bank[k], cells[None, :, None, k], out=out)
+        np.square(out, out=out)
+        out *= np.float32(weights[k])
+        if k:
+            total += part
+    return total.min(axis=2).min(axis=0)
+
+
 def top_mean(cell_scores: np.ndarray, top: int = TOP_CELLS) -> np.ndarray:
     """(n, C) -> (n,): the mean of each frame's ``top`` highest cell scores."""
     top = min(top, cell_scores.shape[1])

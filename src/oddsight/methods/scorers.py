@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oddsight.detectors.base import Detector
-from oddsight.detectors.cells import CellView, as_cells, cell_distances, grid_of, top_mean
+from oddsight.detectors.cells import CellView, as_cells, gather_near, grid_of, nearest_in, top_mean
 from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 from oddsight.methods.explain import describe
@@ -235,6 +235,8 @@ class CausalNovelty(Scorer):
         if self._sum is None:
             self._sum, self._sq = np.zeros(cells.shape[1]), np.zeros(cells.shape[1])
             self._bank = np.zeros((self.memory, *cells.shape), dtype=np.float32)
+            # the same memory with each frame's 9 cells around every cell gathered: scored without a loop
+            self._near = np.zeros((cells.shape[1], self.memory, cells.shape[0], 9), dtype=np.float32)
         self._sum += flat.sum(axis=0)
         self._sq += (flat**2).sum(axis=0)
         self._count += len(flat)
@@ -243,11 +245,11 @@ class CausalNovelty(Scorer):
         self._pending.append((t, cells))
         if self._size < min(self.min_memory, self.memory):
             return 0.0  # too little past to tell new from normal yet (a camera's first seconds)
-        scale = self._scale()
-        bank = self._bank[: self._size]
+        weights = 1.0 / self._scale() ** 2  # distances in units of the running spread
+        d2 = nearest_in(cells, self._near[:, : self._size], weights)
         if self._normal is not None:
-            bank = np.concatenate([bank, self._normal])
-        cell_scores = cell_distances((cells / scale)[None], bank / scale, self.grid)
+            d2 = np.minimum(d2, nearest_in(cells, self._normal, weights))
+        cell_scores = np.sqrt(d2)[None, :]
         if self.ignore is not None:
             cell_scores[:, self.ignore] = 0.0
         if frame is not None:
@@ -276,10 +278,14 @@ class CausalNovelty(Scorer):
             if slot >= self.memory:
                 return
         self._bank[slot] = cells
+        self._near[:, slot] = gather_near(cells[None], self.grid)[:, 0]
 
     def set_normal(self, embeddings: np.ndarray | None) -> None:
         """False alarms' frames: compared with always, never evicted."""
-        self._normal = None if embeddings is None or len(embeddings) == 0 else as_cells(embeddings, self.grid)
+        if embeddings is None or len(embeddings) == 0:
+            self._normal = None
+            return
+        self._normal = gather_near(as_cells(embeddings, self.grid), self.grid)  # gathered, as the memory
 
 
 class FrameScorer(Scorer):
