@@ -206,7 +206,9 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
         try:
             client = srv.client()
             for i in range(cameras):  # no events: the cost of watching alone
-                reply = client.post("/cameras", json={"url": url, "name": f"cam{i}", "threshold": 1e9, "fps": fps})
+                # one source is one camera: each logs in as another user (the test server asks for no password)
+                own = url.replace("rtsp://", f"rtsp://viewer{i}:x@")
+                reply = client.post("/cameras", json={"url": own, "name": f"cam{i}", "threshold": 1e9, "fps": fps})
                 reply.raise_for_status()
             store = CameraStore(Store(Path(tmp) / "data"))
             deadline = time.monotonic() + 120

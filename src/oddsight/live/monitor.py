@@ -180,8 +180,7 @@ class Monitor:
             self._recent.popleft()
         if time.monotonic() - self._normal_checked > FEEDBACK_POLL_S:
             self._load_feedback()
-        size = (frame.frame.width, frame.frame.height)
-        update = self.engine.push(frame.index, frame.t, embedding, frame.fps, size)
+        update = self.engine.push(frame.index, frame.t, embedding, frame.fps, self._size)
         t3 = time.perf_counter()
         for key, seconds in (("resize", t1 - t0), ("encode", t2 - t1), ("score", t3 - t2)):
             self.timings[key] = self.timings.get(key, 0.0) + seconds
