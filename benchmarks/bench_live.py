@@ -231,6 +231,11 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
                 if rss_mid is None and time.monotonic() - t0 >= rss_at:
                     rss_mid = sum(_proc(p)[1] for p in pids)
             wall = time.monotonic() - t0
+            ended = [p for p in pids if not Path(f"/proc/{p}").exists()]
+            if ended:  # a camera process died (and was restarted): say so, with the server's log
+                print(f"  {len(ended)} camera process(es) ended during the run; the server log says:")
+                print("\n".join(srv.log.read_text().splitlines()[-40:]))
+                pids = [p for p in pids if p not in ended]
             end = {p: _proc(p) for p in pids}
             rows = client.get("/cameras").json()
         finally:
@@ -244,7 +249,7 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
     return {
         "cameras": cameras,
         "wall": wall,
-        "cpu_per_camera": sum(end[p][0] - start[p][0] for p in pids) / wall / cameras,
+        "cpu_per_camera": sum(end[p][0] - start[p][0] for p in pids) / wall / max(len(pids), 1),
         "lag": worst["lag"],
         "behind": worst["behind"],
         "scored": scored,
