@@ -58,7 +58,8 @@ class StoreWriter:
     def stop(self, timeout: float = 5.0) -> None:
         """After the camera processes have ended: what they sent is written, then the thread ends."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
