@@ -97,6 +97,14 @@ class FileSource(FrameSource):
             self.report.warnings.append(f"{path.name}: no frame rate in the file; assuming {fps:g} fps")
         self.info = VideoInfo(str(path), "file", width, height, fps, frames, duration, codec)
 
+    def _open(self):
+        """The file's container (a context manager); one VideoDecodeError when FFmpeg cannot open it."""
+        av = _av()
+        try:
+            return av.open(str(self.path))
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{self.path}: cannot open ({_ffmpeg_reason(exc)})") from None
+
     def frames(
         self, sampling: Sampling | None = None, size: tuple[int, int] | None = None, *, previous: bool = False
     ) -> Iterator[DecodedFrame]:
@@ -107,11 +115,7 @@ class FileSource(FrameSource):
         index = 0
         t0: float | None = None
         stopped = False
-        try:
-            container = av.open(str(self.path))
-        except av.error.FFmpegError as exc:
-            raise VideoDecodeError(f"{self.path}: cannot open ({_ffmpeg_reason(exc)})") from None
-        with container:
+        with self._open() as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             skipped = _Skipped()
@@ -151,17 +155,13 @@ class FileSource(FrameSource):
             yield from super().span(start_s, end_s)
             return
         av = _av()
-        try:
-            container = av.open(str(self.path))
-        except av.error.FFmpegError as exc:
-            raise VideoDecodeError(f"{self.path}: cannot open ({_ffmpeg_reason(exc)})") from None
-        with container:
+        with self._open() as container:
             stream = container.streams.video[0]
-            first = next((f.time for f in container.decode(stream) if f.time is not None), None)
-            if first is None:
-                raise VideoDecodeError(f"{self.path}: no frame could be decoded")
             base = float(stream.time_base) if stream.time_base else 1 / 90000
             try:
+                first = next((f.time for f in container.decode(stream) if f.time is not None), None)
+                if first is None:
+                    raise VideoDecodeError(f"{self.path}: no frame could be decoded")
                 container.seek(int((first + start_s) / base), stream=stream, backward=True)
                 for frame in container.decode(stream):
                     if frame.time is None:
