@@ -195,7 +195,19 @@ def _proc(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float) -> dict:
+def _rss_parts(pids: list[int]) -> tuple[float, float]:
+    """The processes' anonymous memory and file-backed pages (libraries, the model) in RSS, MB summed."""
+    anon = file = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("RssAnon:", "RssFile:")):
+                    kb = int(line.split()[1]) / 1024
+                    anon, file = (anon + kb, file) if line.startswith("RssAnon") else (anon, file + kb)
+    return anon, file
+
+
+def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float, rss_every: float = 0.0) -> dict:
     """N cameras watched by one ``oddsight serve`` (a process each), for ``seconds``."""
     from oddsight.server.camera_store import CameraStore
     from oddsight.server.store import Store
@@ -221,7 +233,7 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
             start = {p: _proc(p) for p in pids}
             base = {r["id"]: r["status"]["stream"]["sampled"] for r in client.get("/cameras").json()}
             worst = {"lag": 0.0, "behind": 0.0}
-            rss_mid = None
+            rss_mid, sampled_at = None, 0.0
             t0 = time.monotonic()
             while time.monotonic() - t0 < seconds:
                 time.sleep(2)
@@ -230,6 +242,10 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
                     worst["behind"] = max(worst["behind"], r["status"]["stream"]["behind_s"])
                 if rss_mid is None and time.monotonic() - t0 >= rss_at:
                     rss_mid = sum(_proc(p)[1] for p in pids)
+                if rss_every and time.monotonic() - t0 >= sampled_at + rss_every:  # RSS over time, and what it is
+                    sampled_at += rss_every
+                    anon, file = _rss_parts(pids)
+                    print(f"  {sampled_at:6.0f} s: RSS {anon + file:.0f} MB (anonymous {anon:.0f}, file {file:.0f})")
             wall = time.monotonic() - t0
             ended = [p for p in pids if not Path(f"/proc/{p}").exists()]
             if ended:  # a camera process died (and was restarted): say so, with the server's log
@@ -267,6 +283,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600.0, help="stream seconds per try")
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--rss-at", type=float, default=300.0, help="when to take the first RSS sample (s)")
+    parser.add_argument("--rss-every", type=float, default=0.0, help="--serve: print the RSS every so many seconds")
     parser.add_argument("--latency", action="store_true", help="measure event latency to MQTT instead")
     parser.add_argument("--serve", action="store_true", help="the cameras inside oddsight serve, a process each")
     parser.add_argument("--runs", type=int, default=3, help="latency runs")
@@ -288,7 +305,11 @@ def main() -> None:
         print(f"{os.cpu_count()} CPUs; {url} serving 720p H.264 25 fps ({SOURCE.name}); {args.fps:g} fps each; {where}")
         try:
             for n in (int(x) for x in args.cameras.split(",")):
-                r = (run_served if args.serve else run)(url, n, args.seconds, args.fps, args.rss_at)
+                r = (
+                    run_served(url, n, args.seconds, args.fps, args.rss_at, args.rss_every)
+                    if args.serve
+                    else run(url, n, args.seconds, args.fps, args.rss_at)
+                )
                 ok = r["lag"] < 2.0 and r["behind"] < 2.0 and r["dropped"] <= 0.01 * r["expected"]
                 stages = ", ".join(f"{k} {v:.1f} ms" for k, v in r["stages"].items())
                 start, at, end = r["rss"]

@@ -109,4 +109,4 @@ def gguf_file(tmp_path_factory) -> Path:
             os.environ["ODDSIGHT_HOME"] = old
 
 
-from tests.live_servers import mosquitto, rtsp  # noqa: E402, F401  (the real servers' fixtures, for every test)
+from tests.live_servers import mosquitto, rtsp, webhook  # noqa: E402, F401  (the real servers' fixtures, for every test)

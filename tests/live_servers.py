@@ -1,17 +1,23 @@
 """Real servers the live tests start on 127.0.0.1: GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0,
-under Debian's own Python) and Mosquitto (Debian). Their fixtures are registered in conftest.py."""
+under Debian's own Python), Mosquitto (Debian) and an HTTP receiver of webhooks. Their fixtures are registered in
+conftest.py."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+from oddsight.live.alerts import SIGNATURE_HEADER
 from tests.conftest import shared_data
 from tests.server_process import free_port
 
@@ -82,3 +88,25 @@ def mosquitto(tmp_path):
     yield port
     proc.kill()
     proc.wait(5)
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    got: ClassVar[list[tuple[dict, str | None, bytes]]] = []
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.got.append((json.loads(data), self.headers.get(SIGNATURE_HEADER), data))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook():
+    Receiver.got = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Receiver.got
+    server.shutdown()

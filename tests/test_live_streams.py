@@ -15,9 +15,8 @@ from typing import ClassVar
 
 import av
 import numpy as np
-import pytest
 
-from oddsight.live.alerts import SIGNATURE_HEADER, MqttSink, WebhookSink, sign
+from oddsight.live.alerts import MqttSink, WebhookSink, sign
 from oddsight.live.engine import make_engine
 from oddsight.live.monitor import Monitor
 from oddsight.options import DetectOptions
@@ -26,28 +25,6 @@ from tests.live_servers import FIGHT
 from tests.server_process import free_port
 
 THRESHOLD = 1.0
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got: ClassVar[list[tuple[dict, str | None, bytes]]] = []
-
-    def do_POST(self) -> None:
-        data = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.got.append((json.loads(data), self.headers.get(SIGNATURE_HEADER), data))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        return None
-
-
-@pytest.fixture
-def webhook():
-    Receiver.got = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Receiver.got
-    server.shutdown()
 
 
 def _engine():

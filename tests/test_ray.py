@@ -111,10 +111,11 @@ def test_ray_extra_missing_names_it(tmp_path):
     assert run.returncode == 3 and "'ray' extra" in run.stderr and "pip install 'oddsight[ray]'" in run.stderr
 
 
-def test_nothing_but_the_cluster_module_imports_ray():
+def test_only_the_two_ray_modules_import_ray():
+    """Videos over a cluster (``detect --ray``) and cameras over a cluster (``serve --ray``): nothing else."""
     root = Path(__file__).resolve().parents[1] / "src" / "oddsight"
-    users = [p.relative_to(root) for p in root.rglob("*.py") if "import ray" in p.read_text()]
-    assert [str(p) for p in users] == ["cluster/ray_runner.py"]
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "import ray" in p.read_text())
+    assert users == ["cluster/ray_runner.py", "server/ray_cameras.py"]
 
 
 def test_eval_and_fit_on_ray_equal_local(cluster, tmp_path):

@@ -51,12 +51,22 @@ def serve(
             "and 'uploads=50GB/90d,results=180d' (no limit by default).",
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run each camera's monitor on this Ray cluster (ADDRESS as `ray start` printed it, or 'auto'); "
+            "the data folder must be at the same path on every node.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (under /api/v1, docs at /docs) and the dashboard, with jobs in worker processes."""
     with Errors():
         from oddsight.extras import require_extra
 
         require_extra("server", "oddsight serve")
+        if ray is not None:
+            require_extra("ray", "oddsight serve --ray")
         import os
 
         from oddsight.errors import ConfigError
@@ -82,9 +92,14 @@ def serve(
             allowed_hosts=allowed_host or [],
             llm_endpoints=llm_endpoint or [],
             retention=retention,
+            ray=ray,
         )
         Retention.parse(retention)  # a bad spec fails here, not in every camera process
         os.environ[RETENTION_ENV] = retention or ""
+        if ray is not None:
+            from oddsight.server.ray_cameras import connect
+
+            connect(ray)  # before the server starts: a wrong address is one clear error
         server_app = create_app(settings)
         os.environ[ENDPOINTS_ENV] = ",".join(settings.llm_endpoints)  # workers and cameras: the key goes only there
         import uvicorn

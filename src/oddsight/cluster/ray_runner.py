@@ -7,7 +7,7 @@ video that fails (a corrupt file) comes back as an error, reported once, and the
 videos, and the feature cache under ``$ODDSIGHT_HOME``, from paths every node sees; results come back to the
 driver, which writes the outputs exactly as a local run does.
 
-This is the only module that imports ray (the ``ray`` extra).
+This and ``server/ray_cameras.py`` (``serve --ray``) are the only modules that import ray (the ``ray`` extra).
 """
 
 from __future__ import annotations

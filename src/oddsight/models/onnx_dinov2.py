@@ -11,6 +11,8 @@ from oddsight.errors import ModelFileError
 from oddsight.models.base import normalize_images
 from oddsight.models.registry import ModelSpec
 
+THREADS_ENV = "ODDSIGHT_THREADS"  # the encoder's threads (default: every core)
+
 
 def ort_providers(device: str) -> list[str]:
     import onnxruntime as ort
@@ -33,7 +35,7 @@ class OnnxDinov2:
         self.model_id = spec.id
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(os.environ.get("ODDSIGHT_THREADS", "0")) or (os.cpu_count() or 1)
+        options.intra_op_num_threads = int(os.environ.get(THREADS_ENV, "0")) or (os.cpu_count() or 1)
         # no busy-waiting between ops: the decoding thread needs those cycles on small machines
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:

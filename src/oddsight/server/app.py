@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,6 +59,15 @@ def _status(exc: OddsightError) -> int:
     return 500
 
 
+def camera_supervisor(store: Store, settings: Settings) -> Any:
+    """Who runs the cameras: a process each here, or (``--ray``) an actor each on a Ray cluster."""
+    if settings.ray is None:
+        return CameraProcesses(store)
+    from oddsight.server.ray_cameras import RayCameras
+
+    return RayCameras(store, settings.ray)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The whole server; workers start with the app (``settings.workers`` of them; 0 runs no jobs)."""
     from oddsight.live.retention import Retention
@@ -77,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.workers:
             workers.start()
         app.state.workers = workers
-        cameras = CameraProcesses(store)
+        cameras = camera_supervisor(store, settings)
         cameras.start()
         app.state.camera_processes = cameras
         sweeper = Sweeper(store, Retention.parse(settings.retention))

@@ -83,13 +83,17 @@ class StoreWriter:
                 self._conns.pop(conn, None)
             conn.close()
             return
+        self.apply(self._conns.get(conn), name, args)
+
+    def apply(self, camera_id: str | None, name: str, args: list[Any]) -> None:
+        """One write a camera sent (by a pipe here, or drained from a Ray actor by ``server/ray_cameras.py``)."""
         if name not in WRITES:
-            log.warning("camera %s: unknown write %r ignored", self._conns.get(conn), name)
+            log.warning("camera %s: unknown write %r ignored", camera_id, name)
             return
         try:
             result = getattr(self.cameras, name)(*args)
         except Exception:  # one bad write (the store busy past its timeout) never stops the others
-            log.exception("camera %s: %s not written", self._conns.get(conn), name)
+            log.exception("camera %s: %s not written", camera_id, name)
             return
         if name == "close_open_events" and result:
             log.warning("camera %s: %d event(s) left open by the last run closed", args[0], result)

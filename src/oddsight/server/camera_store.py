@@ -110,6 +110,14 @@ class CameraStore:
             )
             con.execute("DELETE FROM camera_scores WHERE camera_id=? AND wall < ?", (camera_id, now - SCORES_KEPT_S))
 
+    def record_outage(self, camera_id: str, outage: dict[str, float]) -> None:
+        """An outage the server saw (a camera's Ray node lost): ``from`` / ``to`` Unix seconds, ``s`` long."""
+        with self.store.connect() as con:
+            con.execute(
+                "INSERT INTO camera_outages (camera_id, started, ended, s) VALUES (?, ?, ?, ?)",
+                (camera_id, outage["from"], outage["to"], outage["s"]),
+            )
+
     def event_message(self, camera_id: str, payload: dict[str, Any]) -> None:
         """A new/update/end message (the webhook's body) into the camera's events."""
         ev = payload["event"]

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from oddsight.errors import OddsightError
+from oddsight.live.alerts import make_sink
 from oddsight.live.policy import AlertPolicy
 from oddsight.live.retention import CHECK_S, RETENTION_ENV, Retention
 from oddsight.live.zones import Zones
+from oddsight.models.onnx_dinov2 import THREADS_ENV
 from oddsight.redact import redact_urls
 from oddsight.server.camera_link import CameraLink, StoreWriter
 from oddsight.server.camera_store import CameraStore
@@ -115,39 +117,74 @@ def camera_main(folder: str, camera_id: str, parent: int, conn: Connection | Non
     die_with_parent()
     if os.getppid() != parent:
         return
+    os.environ.setdefault(THREADS_ENV, "1")  # one encoder thread per camera: many cameras share the cores
     store = Store(Path(folder))
     cameras: Any = CameraStore(store) if conn is None else CameraLink(conn, CameraStore(store))
     row = cameras.camera(camera_id)
     if row is None:
         return
     try:
-        monitor, reporter = _build(store, cameras, row)
+        sinks = alert_sinks(row)
     except OddsightError as exc:
         cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
         return
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stopped.set(), monitor.stop()))
+    run = CameraRun(cameras, store.folder, row, sinks)
+    signal.signal(signal.SIGTERM, lambda *_: run.stop())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
-    cameras.close_open_events(camera_id, RESTART_NOTE)  # (the writer logs how many)
-    cameras.set_state(camera_id, "starting", None, os.getpid())
-    beat = threading.Thread(target=reporter.run, name=f"camera-{camera_id}-beat", daemon=True)
-    beat.start()
-    try:
-        monitor.run()
-    except OddsightError as exc:
+    run.run()
+
+
+def alert_sinks(row: dict[str, Any]) -> list[Any]:
+    """The camera's alert channels (webhooks signed with $ODDSIGHT_WEBHOOK_SECRET, MQTT)."""
+    secret = os.environ.get("ODDSIGHT_WEBHOOK_SECRET")
+    return [make_sink(spec, row["id"], secret) for spec in row["alerts"]]
+
+
+class CameraRun:
+    """One camera watched until its monitor stops: the body of a camera's process (``camera_main``) and of its Ray
+    actor (``server/ray_cameras.py``). ``cameras`` is where its writes go (the store, or a link to the server's
+    writer) and where it reads its row (alerting, zones) each heartbeat; ``sinks`` its alert channels."""
+
+    def __init__(self, cameras: Any, data: Path, row: dict[str, Any], sinks: list[Any]) -> None:
+        self.cameras, self.data, self.row, self.sinks = cameras, data, row, sinks
+        self.stopped = threading.Event()
+        self.monitor: Any = None
+
+    def stop(self) -> None:
+        """End the run (from a signal handler or another thread): the monitor closes its open event and clip."""
+        self.stopped.set()
+        if self.monitor is not None:
+            self.monitor.stop()
+
+    def run(self) -> None:
+        camera_id = self.row["id"]
+        try:
+            monitor, reporter = _build(self.data, self.cameras, self.row, self.sinks)
+        except OddsightError as exc:
+            self.cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
+            return
+        self.monitor = monitor
+        if self.stopped.is_set():  # stopped while it was being built
+            monitor.stop()
+        self.cameras.close_open_events(camera_id, RESTART_NOTE)  # (the writer logs how many)
+        self.cameras.set_state(camera_id, "starting", None, os.getpid())
+        beat = threading.Thread(target=reporter.run, name=f"camera-{camera_id}-beat", daemon=True)
+        beat.start()
+        try:
+            monitor.run()
+        except OddsightError as exc:
+            reporter.stop()
+            self.cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
+            return
+        finally:
+            for sink in monitor.sinks:
+                sink.close()
         reporter.stop()
-        cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
-        return
-    finally:
-        for sink in monitor.sinks:
-            sink.close()
-    reporter.stop()
-    beat.join(5)
-    reporter.beat("stopped" if stopped.is_set() else "ended")
+        beat.join(5)
+        reporter.beat("stopped" if self.stopped.is_set() else "ended")
 
 
-def _build(store: Store, cameras: CameraStore | CameraLink, row: dict[str, Any]) -> tuple[Any, _Reporter]:
-    from oddsight.live.alerts import make_sink
+def _build(data: Path, cameras: Any, row: dict[str, Any], sinks: list[Any]) -> tuple[Any, _Reporter]:
     from oddsight.live.engine import LIVE_METHODS, make_engine
     from oddsight.live.monitor import Monitor
     from oddsight.options import DetectOptions
@@ -156,9 +193,7 @@ def _build(store: Store, cameras: CameraStore | CameraLink, row: dict[str, Any])
     config = DetectOptions.parse(row["options"]).to_config(progress=False, methods=LIVE_METHODS)
     warmup = 0.0 if config.threshold is not None else row["warmup_s"]
     engine = make_engine(config, warmup_s=warmup, camera=camera_id)
-    secret = os.environ.get("ODDSIGHT_WEBHOOK_SECRET")
-    sinks = [make_sink(spec, camera_id, secret) for spec in row["alerts"]]
-    folder = camera_folder(store, camera_id)
+    folder = data / "cameras" / camera_id
     reporter = _Reporter(cameras, camera_id, folder)
     monitor = Monitor(
         row["url"],

@@ -24,6 +24,7 @@ class Settings:
     allowed_hosts: list[str] = field(default_factory=list)
     llm_endpoints: list[str] = field(default_factory=list)
     retention: str | None = None  # serve --retention (see oddsight.live.retention)
+    ray: str | None = None  # serve --ray: the cameras' monitors on this Ray cluster (see oddsight.server.ray_cameras)
 
     def __post_init__(self) -> None:
         from oddsight.llm.openai_http import allowed_endpoints

@@ -1,0 +1,340 @@
+"""``oddsight serve --ray ADDRESS``: each camera's monitor in a Ray actor, spread over the cluster's nodes.
+
+The server stays the one place that stores events, serves the dashboard and sends alerts. An actor runs the same
+:class:`~oddsight.server.cameras.CameraRun` as a camera process; what it would write (events, heartbeats, states)
+and what it would alert is queued in the actor, and the server's poller long-polls every actor (``drain``), writes
+through the one :class:`~oddsight.server.camera_link.StoreWriter` and sends the alerts from its own channels. The
+camera's row (alerting, zones) goes to the actor with each poll: actors never open the server's database.
+
+An actor is restarted by Ray (``max_restarts=-1``), on another node when its node dies; the server records an
+outage of the camera from its last answer to the restarted actor's first (a camera whose poll goes unanswered for
+``OUTAGE_S`` shows as reconnecting meanwhile). Clips,
+snapshots and the live picture are written under the server's data folder, which every node must see at the same
+path (as ``detect --ray`` needs its videos).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from oddsight.errors import ConfigError, OddsightError
+from oddsight.live.alerts import Sink
+from oddsight.live.policy import AlertPolicy
+from oddsight.live.retention import RETENTION_ENV
+from oddsight.llm.openai_http import ENDPOINTS_ENV
+from oddsight.models.onnx_dinov2 import THREADS_ENV
+from oddsight.redact import redact_urls
+from oddsight.server.camera_link import WRITES, StoreWriter
+from oddsight.server.camera_store import CameraStore
+from oddsight.server.cameras import CameraRun, alert_sinks
+from oddsight.server.store import Store
+
+log = logging.getLogger("oddsight.server")
+CAMERA_CPUS = 0.2  # what Ray reserves per camera actor (about 10 % of a core is measured at 2 fps)
+POLL_S = 1.0  # an actor answers a poll at once when it has something, else after this long
+OUTAGE_S = 5.0  # a camera whose poll has gone unanswered this long is down (its node lost, the actor restarting)
+ROWS_EVERY_S = 1.0  # how often the poller reads the cameras' rows (alerting, zones) to pass on
+ALERT = ("alert", "alert_score", "alert_policy")  # what an actor's alert channel queues for the server's sinks
+Body = Callable[[Any, dict[str, Any], threading.Event], None]  # (link, row, stopped): a camera run (benchmarks)
+
+
+def connect(address: str) -> None:
+    """Join the Ray cluster at ``address`` (once per process); a :class:`ConfigError` when none answers there."""
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, namespace="oddsight-cameras", log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"--ray {address}: no Ray cluster answers there ({exc})") from None
+
+
+class _ActorLink:
+    """The actor's side of the store: :meth:`camera` is the row the server last sent; every write in ``WRITES``
+    and every alert is queued, as JSON, until the server's next poll takes it."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.node = ray.get_runtime_context().get_node_id()
+        self._queue: list[str] = []
+        self._ready = threading.Condition()
+
+    def camera(self, camera_id: str) -> dict[str, Any]:
+        return self.row
+
+    def __getattr__(self, name: str):
+        if name not in WRITES:
+            raise AttributeError(name)
+        return lambda *args: self.put(name, list(args))
+
+    def put(self, name: str, args: list[Any]) -> None:
+        if name == "report":  # the status says where the camera runs
+            args[1] = {**args[1], "node": self.node}
+        data = json.dumps([name, args])
+        with self._ready:
+            self._queue.append(data)
+            self._ready.notify()
+
+    def take(self, row: dict[str, Any] | None, wait_s: float) -> list[str]:
+        with self._ready:
+            if row is not None:
+                self.row = row
+            if not self._queue:
+                self._ready.wait(wait_s)
+            taken, self._queue = self._queue, []
+        return taken
+
+
+class _ForwardSink(Sink):
+    """The actor's one alert channel: what the dispatcher alerts goes to the server, which sends it."""
+
+    def __init__(self, link: _ActorLink) -> None:
+        self.link = link
+
+    def send(self, payload: dict[str, Any]) -> None:
+        self.link.put("alert", [payload])
+
+    def score(self, value: float) -> None:
+        self.link.put("alert_score", [value])
+
+    def policy(self, policy: AlertPolicy) -> None:
+        self.link.put("alert_policy", [policy.to_dict()])
+
+
+@ray.remote(max_restarts=-1, max_task_retries=-1, max_concurrency=4)
+class CameraActor:
+    """One camera on the cluster: started (and, on another node, restarted) by Ray; its run starts at once."""
+
+    def __init__(self, row: dict[str, Any], data: str, env: dict[str, str], body: Body | None = None) -> None:
+        os.environ.update(env)
+        self.link = _ActorLink(row)
+        self.incarnation = uuid.uuid4().hex
+        self.stopped = threading.Event()
+        self.run: CameraRun | None = None
+        self.done = False
+        self.thread = threading.Thread(target=self._main, args=(row, Path(data), body), daemon=True)
+        self.thread.start()
+
+    def _main(self, row: dict[str, Any], data: Path, body: Body | None) -> None:
+        try:
+            if body is not None:
+                body(self.link, row, self.stopped)
+            else:
+                self.run = CameraRun(self.link, data, row, [_ForwardSink(self.link)])
+                if not self.stopped.is_set():
+                    self.run.run()
+        except Exception as exc:  # a bug: the camera fails with its cause, the actor stays to report it
+            log.exception("camera %s: its run failed", row["id"])
+            self.link.set_state(row["id"], "failed", redact_urls(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.done = True
+            with self.link._ready:
+                self.link._ready.notify()
+
+    def drain(self, row: dict[str, Any] | None, wait_s: float = POLL_S) -> dict[str, Any]:
+        """What the camera wrote and alerted since the last poll (waits up to ``wait_s`` for something)."""
+        done = self.done
+        writes = self.link.take(row, 0.0 if done else wait_s)
+        return {"writes": writes, "done": done, "node": self.link.node, "run": self.incarnation}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopped.set()
+        if self.run is not None:
+            self.run.stop()
+        self.thread.join(timeout)
+
+
+@dataclass
+class _Placed:
+    """The server's record of one camera actor."""
+
+    actor: Any
+    sinks: list[Sink]
+    call: Any = None  # the poll in flight
+    asked: float = 0.0  # when it was sent
+    heard: float = field(default_factory=time.time)  # when the actor last answered
+    down_since: float | None = None  # unanswered for OUTAGE_S: since when
+    run: str | None = None  # the actor's incarnation that last answered (a new one: Ray restarted it)
+
+
+class RayCameras:
+    """The supervisor of ``serve --ray``: the interface of :class:`~oddsight.server.cameras.CameraProcesses`
+    (``start``, ``launch``, ``stop_camera``, ``stop``), with an actor per camera instead of a process."""
+
+    def __init__(self, store: Store, address: str, *, cpus: float = CAMERA_CPUS, body: Body | None = None) -> None:
+        self.store, self.cameras, self.address = store, CameraStore(store), address
+        self.cpus, self.body = cpus, body
+        self.writer = StoreWriter(self.cameras)  # its ``apply`` only: the poller is the thread that writes
+        self._placed: dict[str, _Placed] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows_at = -1e18
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        connect(self.address)
+        for row in self.cameras.cameras():
+            if row["state"] != "ended":
+                self.launch(row["id"])
+        self._thread = threading.Thread(target=self._poll, name="oddsight-ray-cameras", daemon=True)
+        self._thread.start()
+
+    def launch(self, camera_id: str) -> None:
+        """Place the camera's actor unless it has one."""
+        row = self.cameras.camera(camera_id)
+        with self._lock:
+            if row is None or camera_id in self._placed:
+                return
+            try:
+                sinks = alert_sinks(row)
+            except OddsightError as exc:
+                self.cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
+                return
+            for sink in sinks:  # commands on a channel (MQTT's set topic) change the stored policy; the actor follows
+                sink.on_command = lambda command, cid=camera_id: self._command(cid, command)
+            env = {k: os.environ[k] for k in (RETENTION_ENV, ENDPOINTS_ENV) if k in os.environ}
+            env[THREADS_ENV] = os.environ.get(THREADS_ENV, "1")
+            options = {"num_cpus": self.cpus, "scheduling_strategy": "SPREAD", "name": None}
+            actor = CameraActor.options(**options).remote(row, str(self.store.folder), env, self.body)
+            self._placed[camera_id] = _Placed(actor, sinks)
+            self._rows[camera_id] = row
+
+    def stop_camera(self, camera_id: str, timeout: float = 10.0) -> None:
+        with self._lock:
+            placed = self._placed.pop(camera_id, None)
+        if placed is not None:
+            self._end(camera_id, placed, timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            placed, self._placed = dict(self._placed), {}
+        for camera_id, one in placed.items():
+            self._end(camera_id, one, timeout)
+
+    # --- the poller ---------------------------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._poll_once()
+            except Exception:  # a bug, the store busy: log it and poll again, never stop supervising
+                log.exception("ray cameras: a poll failed; trying again")
+                self._stop.wait(1.0)
+
+    def _poll_once(self) -> None:
+        now = time.time()
+        if now - self._rows_at > ROWS_EVERY_S:
+            self._rows = {row["id"]: row for row in self.cameras.cameras()}
+            self._rows_at = now
+        calls: dict[Any, str] = {}
+        with self._lock:
+            for camera_id, placed in self._placed.items():
+                if placed.call is None:
+                    placed.call = placed.actor.drain.remote(self._rows.get(camera_id))
+                    placed.asked = now
+                calls[placed.call] = camera_id
+                if placed.down_since is None and now - placed.heard > OUTAGE_S:
+                    self._down(camera_id, placed)
+        if not calls:
+            self._stop.wait(0.2)
+            return
+        ready, _ = ray.wait(list(calls), num_returns=1, timeout=0.5)
+        if ready:
+            ready, _ = ray.wait(list(calls), num_returns=len(calls), timeout=0)
+        for ref in ready:
+            self._answer(calls[ref], ref)
+
+    def _answer(self, camera_id: str, ref: Any) -> None:
+        with self._lock:
+            placed = self._placed.get(camera_id)
+            if placed is None or placed.call is not ref:
+                return
+            placed.call = None
+        try:
+            reply = ray.get(ref)
+        except ray.exceptions.ActorDiedError as exc:  # gone for good (its constructor failed): the camera fails
+            with self._lock:
+                self._placed.pop(camera_id, None)
+            self.cameras.set_state(camera_id, "failed", redact_urls(f"its Ray actor died: {exc}")[:500])
+            return
+        except ray.exceptions.RayError:  # unreachable for now (its node lost): the next poll waits for the restart
+            self._stop.wait(0.2)
+            return
+        now = time.time()
+        restarted = placed.run is not None and reply["run"] != placed.run  # by Ray, after its node or process died
+        if placed.down_since is not None or restarted:
+            since = placed.heard if placed.down_since is None else placed.down_since
+            outage = {"from": since, "to": now, "s": round(now - since, 3)}
+            self.cameras.record_outage(camera_id, outage)
+            log.warning("camera %s: answering again after %.1f s, on node %s", camera_id, outage["s"], reply["node"])
+            placed.down_since = None
+        placed.heard, placed.run = now, reply["run"]
+        self._apply(camera_id, placed, reply["writes"])
+        if reply["done"]:  # the run ended (a file's end, stopped, failed): its last state is written above
+            with self._lock:
+                self._placed.pop(camera_id, None)
+            self._close(placed)
+
+    def _down(self, camera_id: str, placed: _Placed) -> None:
+        placed.down_since = placed.heard
+        log.warning("camera %s: no answer from its actor for %.0f s (its node lost?)", camera_id, OUTAGE_S)
+        self.cameras.set_state(camera_id, "reconnecting", "no answer from its Ray actor: restarting on another node")
+
+    def _apply(self, camera_id: str, placed: _Placed, writes: list[str]) -> None:
+        """The actor's writes into the store and its alerts out of the server's channels, in the order made."""
+        for data in writes:
+            name, args = json.loads(data)
+            if name in ALERT:
+                self._alert(placed, name, args[0])
+            else:
+                self.writer.apply(camera_id, name, args)
+
+    def _alert(self, placed: _Placed, name: str, value: Any) -> None:
+        for sink in placed.sinks:
+            if name == "alert":
+                sink.send(value)
+            elif name == "alert_score":
+                sink.score(value)
+            else:
+                sink.policy(AlertPolicy.from_dict(value))
+
+    def _command(self, camera_id: str, command: object) -> None:
+        row = self.cameras.camera(camera_id)
+        if row is None:
+            return
+        try:
+            policy = AlertPolicy.from_dict(row.get("alerting")).apply(command)
+        except ConfigError as exc:
+            log.warning("%s: %s", camera_id, exc)
+            return
+        self.cameras.set_alerting(camera_id, policy.to_dict())
+        self._rows_at = -1e18  # the actor gets it with its next poll
+
+    def _end(self, camera_id: str, placed: _Placed, timeout: float) -> None:
+        """Stop the actor (its open event closed, its clip written), apply what it wrote last, then kill it."""
+        try:
+            ray.get(placed.actor.stop.remote(timeout), timeout=timeout + 5)
+            reply = ray.get(placed.actor.drain.remote(None, 0.0), timeout=5)
+            self._apply(camera_id, placed, reply["writes"])
+        except ray.exceptions.RayError as exc:
+            log.warning("camera %s: its actor did not stop cleanly (%s)", camera_id, type(exc).__name__)
+        ray.kill(placed.actor, no_restart=True)
+        self._close(placed)
+
+    def _close(self, placed: _Placed) -> None:
+        for sink in placed.sinks:
+            sink.close()
