@@ -43,7 +43,7 @@ from oddsight.server.store import Store
 log = logging.getLogger("oddsight.server")
 CAMERA_CPUS = 0.2  # what Ray reserves per camera actor (about 10 % of a core is measured at 2 fps)
 POLL_S = 1.0  # an actor answers a poll at once when it has something, else after this long
-OUTAGE_S = 5.0  # a camera whose poll has gone unanswered this long is down (its node lost, the actor restarting)
+OUTAGE_S = 5.0  # a camera that answered before and now not for this long is down (its node lost, restarting)
 ROWS_EVERY_S = 1.0  # how often the poller reads the cameras' rows (alerting, zones) to pass on
 ALERT = ("alert", "alert_score", "alert_policy")  # what an actor's alert channel queues for the server's sinks
 Body = Callable[[Any, dict[str, Any], threading.Event], None]  # (link, row, stopped): a camera run (benchmarks)
@@ -247,7 +247,7 @@ class RayCameras:
                     placed.call = placed.actor.drain.remote(self._rows.get(camera_id))
                     placed.asked = now
                 calls[placed.call] = camera_id
-                if placed.down_since is None and now - placed.heard > OUTAGE_S:
+                if placed.run is not None and placed.down_since is None and now - placed.heard > OUTAGE_S:
                     self._down(camera_id, placed)
         if not calls:
             self._stop.wait(0.2)
