@@ -35,6 +35,38 @@ def test_warm_run_reads_the_cache_without_decoding_or_encoding(video, monkeypatc
     assert warm.threshold == 0.01
 
 
+def test_a_rerun_with_other_options_takes_the_scores_from_the_memo(video, monkeypatch):
+    config = DetectConfig(sampling=Sampling(fps=5), progress=False)
+    cold = Detection(config).run(video)
+    memo = list((FeatureCache().root / "scores").rglob("*.npy"))
+    assert len(memo) == 1
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("the cells were compared again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("oddsight.detectors.novelty.cell_distances", no_scoring)
+        warm = Detection(DetectConfig(sampling=Sampling(fps=5), progress=False, threshold=0.5, smooth_s=1)).run(video)
+    np.testing.assert_array_equal(warm.sample_scores, cold.sample_scores)
+    assert warm.events and warm.events[0].box == cold.events[0].box  # the explanation compares with the video too
+
+    session = Detection(config)
+    session.visual.detector.gap_s = 1.0
+    other = session.run(video)
+    assert len(list((FeatureCache().root / "scores").rglob("*.npy"))) == 2  # other parameters: scored anew
+    assert not np.array_equal(other.sample_scores, cold.sample_scores)
+
+    memo[0].write_bytes(b"garbage")  # an unreadable entry is worked out again, the same
+    again = Detection(config).run(video)
+    np.testing.assert_array_equal(again.sample_scores, cold.sample_scores)
+    assert np.load(memo[0], allow_pickle=False).shape == (30,)
+
+
+def test_no_cache_keeps_no_scores(video):
+    Detection(DetectConfig(sampling=Sampling(fps=5), progress=False, use_cache=False)).run(video)
+    assert not (FeatureCache().root / "scores").exists()
+
+
 def test_cache_keys_differ_by_sampling_and_content(video, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     session = Detection(DetectConfig(sampling=Sampling(fps=5), progress=False), cache=cache)

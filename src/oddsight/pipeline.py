@@ -16,7 +16,7 @@ from oddsight.detectors.base import Detector
 from oddsight.detectors.registry import make_detector
 from oddsight.engine import Engine
 from oddsight.errors import ConfigError, InputError, OutputError
-from oddsight.features.cache import FeatureCache, content_hash
+from oddsight.features.cache import FeatureCache, ScoreMemo, content_hash
 from oddsight.features.extract import Progress, extract_features
 from oddsight.features.types import Features
 from oddsight.methods.scorers import Scorer
@@ -56,6 +56,8 @@ class VisualDetection:
     def detector(self) -> Detector:
         if self._detector is None:
             self._detector = self._build_detector()
+            if self.config.use_cache and hasattr(self._detector, "use_memo"):  # re-runs skip the scoring
+                self._detector.use_memo(ScoreMemo(self.cache.root))
         return self._detector
 
     def _build_detector(self) -> Detector:

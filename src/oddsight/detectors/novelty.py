@@ -17,6 +17,7 @@ from oddsight.detectors.cells import (
     view_of,
 )
 from oddsight.errors import ConfigError
+from oddsight.features.cache import ScoreMemo
 from oddsight.features.types import Features
 
 # default thresholds per kind of feature, in each one's own score scale
@@ -44,6 +45,10 @@ class NoveltyDetector(Detector):
         self.threshold = threshold
         self.memory = memory
 
+    def use_memo(self, memo: ScoreMemo | None) -> None:
+        """Keep scores in ``memo`` and take them from there for features scored before (same parameters)."""
+        self._memo = memo
+
     def score(self, features: Features) -> np.ndarray:
         if self.k < 1 or self.gap_s < 0 or self.memory < 1:
             raise ConfigError(
@@ -52,8 +57,18 @@ class NoveltyDetector(Detector):
             )
         grid = grid_of(features)
         self.cells_ = grid is not None
+        memo: ScoreMemo | None = getattr(self, "_memo", None)
+        key = memo.key(self.name, self.get_params(), features) if memo is not None else None
         if grid is not None:
-            return self._score_cells(features, grid)
+            self._remember_cells(features, grid)  # the explanations compare with it, memoised scores or not
+        scores = memo.get(key, len(features)) if memo is not None and key is not None else None
+        if scores is None:
+            scores = self._score_cells(features, grid) if grid is not None else self._score_frames(features)
+            if memo is not None and key is not None:
+                memo.put(key, scores)
+        return scores
+
+    def _score_frames(self, features: Features) -> np.ndarray:
         emb = self._check_features(features)
         t = np.asarray(features.timestamps, dtype=np.float64)
         n = len(emb)
@@ -74,13 +89,18 @@ class NoveltyDetector(Detector):
             scores[rows] = np.where(count > 0, total / np.maximum(count, 1), 0.0)
         return scores
 
-    def _score_cells(self, features: Features, grid: int) -> np.ndarray:
+    def _remember_cells(self, features: Features, grid: int) -> None:
+        """The memory the video's cells are compared with (and :meth:`cell_view` explains by)."""
         emb = self._check_features(features)  # as stored (float16): converted one block at a time
         scale = cell_scale(emb, grid)
         t = np.asarray(features.timestamps, dtype=np.float64)
         keep = subsample(len(emb), self.memory)
-        memory, t_memory = as_cells(emb[keep], grid) / scale, t[keep]
-        self._cells = (memory, t_memory, scale, grid)  # what :meth:`cell_view` compares with
+        self._cells = (as_cells(emb[keep], grid) / scale, t[keep], scale, grid)
+
+    def _score_cells(self, features: Features, grid: int) -> np.ndarray:
+        emb = self._check_features(features)
+        memory, t_memory, scale, _ = self._cells
+        t = np.asarray(features.timestamps, dtype=np.float64)
         scores = np.empty(len(emb), dtype=np.float32)
         for rows in row_blocks(len(emb), CELL_BLOCK_ROWS):
             allowed = np.abs(t[rows, None] - t_memory[None, :]) > self.gap_s

@@ -1,6 +1,6 @@
-"""On-disk feature cache keyed by (video content hash, model id, sampling).
+"""On-disk feature cache keyed by (video content hash, model id, sampling), and the scores worked out from them.
 
-Files are plain ``.npz`` (loaded with ``allow_pickle=False``) plus JSON metadata inside them.
+Files are plain ``.npz`` / ``.npy`` (loaded with ``allow_pickle=False``) plus JSON metadata inside them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from oddsight.paths import features_dir
 from oddsight.video.source import VideoInfo
 
 FORMAT_VERSION = 1
+SCORES_VERSION = 1  # bump when a scorer's arithmetic changes: every memoised score is then worked out again
 
 
 def content_hash(path: Path) -> str:
@@ -115,3 +116,46 @@ class FeatureCache:
                 meta=np.array(json.dumps(meta)),
             )
         return file
+
+
+class ScoreMemo:
+    """Scores of features seen before, under ``root/scores``: ``detect`` run again with other threshold,
+    smoothing or event options (``eval`` sweeps, a re-run) skips the scoring. Keyed by a digest of the features
+    (embeddings, times, model) and the scorer's name and parameters, so any other input or parameter scores anew;
+    ``--no-cache`` uses none. Plain ``.npy``; an unreadable entry is dropped and worked out again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "scores"
+
+    @staticmethod
+    def key(scorer: str, params: dict, features: Features) -> str:
+        h = hashlib.blake2b(digest_size=20)
+        h.update(json.dumps([SCORES_VERSION, scorer, params, features.model_id], sort_keys=True).encode())
+        for array in (features.embeddings, features.timestamps):
+            data = np.ascontiguousarray(array)
+            h.update(f"{data.dtype}{data.shape}".encode())
+            h.update(data.data)
+        return h.hexdigest()
+
+    def _file(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str, n: int) -> np.ndarray | None:
+        file = self._file(key)
+        if not file.exists():
+            return None
+        try:
+            scores = np.load(file, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            scores = None
+        if scores is None or scores.shape != (n,) or scores.dtype != np.float32:
+            file.unlink(missing_ok=True)
+            return None
+        return scores
+
+    def put(self, key: str, scores: np.ndarray) -> None:
+        try:
+            with atomic_file(self._file(key)) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.asarray(scores, dtype=np.float32), allow_pickle=False)
+        except (OutputError, OSError):  # the memo only saves time: the scores stand without it
+            pass
