@@ -22,6 +22,7 @@ LAYERS = (
             "oddsight.atomic",
             "oddsight.extras",
             "oddsight.version",
+            "oddsight.threads",
         ),
     ),
     (

@@ -19,6 +19,7 @@ from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
 from oddsight.redact import redact_urls
+from oddsight.threads import threads
 from oddsight.video.frames import open_stream
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import is_stream_url
@@ -203,7 +204,10 @@ class LiveStream:
         if not container.streams.video:
             raise StreamError(f"{self.shown}: no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads():
+            stream.codec_context.thread_count = threads()  # a camera among many (serve): see oddsight.threads
+        else:
+            stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 25.0

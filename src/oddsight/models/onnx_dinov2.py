@@ -10,8 +10,7 @@ import numpy as np
 from oddsight.errors import ModelFileError
 from oddsight.models.base import normalize_images
 from oddsight.models.registry import ModelSpec
-
-THREADS_ENV = "ODDSIGHT_THREADS"  # the encoder's threads (default: every core)
+from oddsight.threads import threads
 
 
 def ort_providers(device: str) -> list[str]:
@@ -35,7 +34,7 @@ class OnnxDinov2:
         self.model_id = spec.id
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(os.environ.get(THREADS_ENV, "0")) or (os.cpu_count() or 1)
+        options.intra_op_num_threads = threads() or (os.cpu_count() or 1)
         # no busy-waiting between ops: the decoding thread needs those cycles on small machines
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:

@@ -25,12 +25,12 @@ from oddsight.live.alerts import make_sink
 from oddsight.live.policy import AlertPolicy
 from oddsight.live.retention import CHECK_S, RETENTION_ENV, Retention
 from oddsight.live.zones import Zones
-from oddsight.models.onnx_dinov2 import THREADS_ENV
 from oddsight.redact import redact_urls
 from oddsight.server.camera_link import CameraLink, StoreWriter
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.jobs import die_with_parent
 from oddsight.server.store import Store
+from oddsight.threads import THREADS_ENV
 
 log = logging.getLogger("oddsight.server")
 HEARTBEAT_S = 1.0

@@ -33,12 +33,12 @@ from oddsight.live.alerts import Sink
 from oddsight.live.policy import AlertPolicy
 from oddsight.live.retention import RETENTION_ENV
 from oddsight.llm.openai_http import ENDPOINTS_ENV
-from oddsight.models.onnx_dinov2 import THREADS_ENV
 from oddsight.redact import redact_urls
 from oddsight.server.camera_link import WRITES, StoreWriter
 from oddsight.server.camera_store import CameraStore
 from oddsight.server.cameras import CameraRun, alert_sinks
 from oddsight.server.store import Store
+from oddsight.threads import THREADS_ENV
 
 log = logging.getLogger("oddsight.server")
 CAMERA_CPUS = 0.2  # what Ray reserves per camera actor (about 10 % of a core is measured at 2 fps)
