@@ -352,3 +352,41 @@ def test_a_bug_in_the_reader_is_raised_not_retried_forever(monkeypatch):
     with pytest.raises(TypeError, match="a programming error"):
         list(stream.frames(idle_s=30))
     stream.close()
+
+
+RACE = """
+import sys, threading
+import av
+from oddsight.live.clips import write_snapshot
+from oddsight.video.frames import to_rgb
+
+with av.open(sys.argv[1]) as c:
+    frames = [f for _, f in zip(range(20), c.decode(video=0))]
+done = threading.Event()
+
+def heartbeat():  # the camera's live picture, written each second from another thread
+    while not done.is_set():
+        for f in frames:
+            write_snapshot(f, __import__("pathlib").Path(sys.argv[2]))
+
+beat = threading.Thread(target=heartbeat)
+beat.start()
+for _ in range(150):  # the monitor's thread scales the same frames for the encoder meanwhile
+    for f in frames:
+        to_rgb(f, (320, 240))
+done.set()
+beat.join()
+"""
+
+
+def test_the_live_picture_and_the_encoder_scale_the_same_frame_at_once(tmp_path):
+    """A camera process crashed in libswscale (SIGSEGV) when its heartbeat scaled the latest frame for the live
+    picture while the monitor scaled it for the encoder: each now has a scaler of its own."""
+    video = Path(__file__).resolve().parents[1] / "samples" / "pedestrians.mp4"
+    code = [*oddsight()[:1], "-c", RACE, str(video), str(tmp_path / "live.jpg")]
+    try:  # a few seconds; the shared scaler crashed or hung
+        run = subprocess.run(code, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("scaling the same frame from two threads hung")
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert (tmp_path / "live.jpg").stat().st_size > 1000
