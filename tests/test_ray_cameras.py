@@ -119,5 +119,14 @@ def test_cameras_spread_over_a_ray_cluster_and_move_when_a_node_dies(two_nodes, 
         assert set(new) <= stored, "an alert for an event the store does not have"
         assert ended <= set(new), "an anomaly stored but never alerted"
         assert {p["camera"] for p, _, _ in got} <= set(placed)
+
+        # a camera deleted: its actor stopped (its state written last) and gone; the others go on
+        assert c.delete("/cameras/cam0").status_code == 204
+        assert c.get("/cameras/cam0").status_code == 404
+        assert set(_until("three cameras running", lambda: _nodes(c) if len(_nodes(c)) == 3 else None, 30)) == {
+            "cam1",
+            "cam2",
+            "cam3",
+        }
     finally:
         srv.stop()

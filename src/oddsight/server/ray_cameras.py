@@ -59,6 +59,11 @@ def connect(address: str) -> None:
         raise ConfigError(f"--ray {address}: no Ray cluster answers there ({exc})") from None
 
 
+def _for_actor(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A camera's row as its actor gets it: without its alert channels (the server sends the alerts)."""
+    return None if row is None else {k: v for k, v in row.items() if k != "alerts"}
+
+
 class _ActorLink:
     """The actor's side of the store: :meth:`camera` is the row the server last sent; every write in ``WRITES``
     and every alert is queued, as JSON, until the server's next poll takes it."""
@@ -206,7 +211,7 @@ class RayCameras:
             env = {k: os.environ[k] for k in (RETENTION_ENV, ENDPOINTS_ENV) if k in os.environ}
             env[THREADS_ENV] = os.environ.get(THREADS_ENV, "1")
             options = {"num_cpus": self.cpus, "scheduling_strategy": "SPREAD", "name": None}
-            actor = CameraActor.options(**options).remote(row, str(self.store.folder), env, self.body)
+            actor = CameraActor.options(**options).remote(_for_actor(row), str(self.store.folder), env, self.body)
             self._placed[camera_id] = _Placed(actor, sinks)
             self._rows[camera_id] = row
 
@@ -214,7 +219,7 @@ class RayCameras:
         with self._lock:
             placed = self._placed.pop(camera_id, None)
         if placed is not None:
-            self._end(camera_id, placed, timeout)
+            self._end({camera_id: placed}, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -222,8 +227,7 @@ class RayCameras:
             self._thread.join(timeout)
         with self._lock:
             placed, self._placed = dict(self._placed), {}
-        for camera_id, one in placed.items():
-            self._end(camera_id, one, timeout)
+        self._end(placed, timeout)
 
     # --- the poller ---------------------------------------------------------------------------------------------
 
@@ -244,7 +248,7 @@ class RayCameras:
         with self._lock:
             for camera_id, placed in self._placed.items():
                 if placed.call is None:
-                    placed.call = placed.actor.drain.remote(self._rows.get(camera_id))
+                    placed.call = placed.actor.drain.remote(_for_actor(self._rows.get(camera_id)))
                     placed.asked = now
                 calls[placed.call] = camera_id
                 if placed.run is not None and placed.down_since is None and now - placed.heard > OUTAGE_S:
@@ -324,17 +328,21 @@ class RayCameras:
         self.cameras.set_alerting(camera_id, policy.to_dict())
         self._rows_at = -1e18  # the actor gets it with its next poll
 
-    def _end(self, camera_id: str, placed: _Placed, timeout: float) -> None:
-        """Stop the actor (its open event closed, its clip written), apply what it wrote last, then kill it."""
-        try:
-            ray.get(placed.actor.stop.remote(timeout), timeout=timeout + 5)
-            reply = ray.get(placed.actor.drain.remote(None, 0.0), timeout=5)
-            self._apply(camera_id, placed, reply["writes"])
-        except ray.exceptions.RayError as exc:
-            log.warning("camera %s: its actor did not stop cleanly (%s)", camera_id, type(exc).__name__)
-        ray.kill(placed.actor, no_restart=True)
-        self._close(placed)
+    def _end(self, placed: dict[str, _Placed], timeout: float) -> None:
+        """Stop the actors at once (each closes its open event and writes its clip), apply what each wrote last,
+        then kill them."""
+        stops = [one.actor.stop.remote(timeout) for one in placed.values()]
+        ray.wait(stops, num_returns=len(stops), timeout=timeout + 5)
+        for camera_id, one in placed.items():
+            try:
+                reply = ray.get(one.actor.drain.remote(None, 0.0), timeout=5)
+                self._apply(camera_id, one, reply["writes"])
+            except ray.exceptions.RayError as exc:
+                log.warning("camera %s: its actor did not stop cleanly (%s)", camera_id, type(exc).__name__)
+            self._close(one)
 
     def _close(self, placed: _Placed) -> None:
+        """The actor gone (its CPU share freed), the camera's alert channels closed (after sending what they hold)."""
+        ray.kill(placed.actor, no_restart=True)
         for sink in placed.sinks:
             sink.close()
