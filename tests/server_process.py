@@ -114,3 +114,14 @@ def store_one_hour_result(data: Path) -> str:
         "frame_scores": [round(float(s), 6) for s in scores],
     }
     return Store(data).add_result(document, {}, None)
+
+
+def until(what: str, check, timeout: float, every: float = 0.5):
+    """``check()``'s first truthy value, asked every ``every`` s; an AssertionError naming ``what`` at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

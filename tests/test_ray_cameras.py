@@ -19,20 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_process import Server, free_port
+from tests.server_process import Server, free_port, until
 
 RAY = Path(sys.executable).with_name("ray")
 CAMERAS = 4
-
-
-def _until(what: str, check, timeout: float, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.fixture
@@ -90,13 +80,13 @@ def test_cameras_spread_over_a_ray_cluster_and_move_when_a_node_dies(two_nodes, 
             url = rtsp.url.replace("rtsp://", f"rtsp://viewer{i}:x@")
             body = {"url": url, "name": f"cam{i}", "threshold": 1.0, "alerts": [f"webhook:{hook}"]}
             assert c.post("/cameras", json=body).status_code == 201
-        placed = _until("all cameras running", lambda: _all_running(_nodes(c)), 120)
+        placed = until("all cameras running", lambda: _all_running(_nodes(c)), 120)
         assert len(set(placed.values())) == 2, f"the cameras should use both nodes: {placed}"
 
         # kill -9 of the second node's raylet: its cameras come back on the head within 30 s, the gap an outage
         os.kill(_raylet_pid(raylet_port), signal.SIGKILL)
         killed_at = time.monotonic()
-        moved = _until("every camera running on one node", lambda: _all_running(_nodes(c), on_nodes=1), 60)
+        moved = until("every camera running on one node", lambda: _all_running(_nodes(c), on_nodes=1), 60)
         took = time.monotonic() - killed_at
         survivor = next(iter(moved.values()))
         lost = [cid for cid, node in placed.items() if node != survivor]
@@ -110,7 +100,7 @@ def test_cameras_spread_over_a_ray_cluster_and_move_when_a_node_dies(two_nodes, 
             assert c.get(f"/cameras/{cid}").json()["outages"] == []
 
         # the fight (19-28 s of the stream, which starts over for a camera that reconnects): every camera's events
-        _until("an ended anomaly on every camera", lambda: all(_anomalies(c, cid, "ended") for cid in placed), 120, 2)
+        until("an ended anomaly on every camera", lambda: all(_anomalies(c, cid, "ended") for cid in placed), 120, 2)
         time.sleep(3)  # alerts go out from the server's channels: let the last ones arrive
         stored = {e["id"] for cid in placed for e in _anomalies(c, cid)}
         ended = {e["id"] for cid in placed for e in _anomalies(c, cid, "ended")}
@@ -123,7 +113,7 @@ def test_cameras_spread_over_a_ray_cluster_and_move_when_a_node_dies(two_nodes, 
         # a camera deleted: its actor stopped (its state written last) and gone; the others go on
         assert c.delete("/cameras/cam0").status_code == 204
         assert c.get("/cameras/cam0").status_code == 404
-        assert set(_until("three cameras running", lambda: _nodes(c) if len(_nodes(c)) == 3 else None, 30)) == {
+        assert set(until("three cameras running", lambda: _nodes(c) if len(_nodes(c)) == 3 else None, 30)) == {
             "cam1",
             "cam2",
             "cam3",

@@ -22,17 +22,7 @@ from PIL import Image
 from oddsight.server.cameras import RESTART_NOTE
 from tests.conftest import shared_data
 from tests.live_servers import FIGHT
-from tests.server_process import Server
-
-
-def _until(what: str, check, timeout: float, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+from tests.server_process import Server, until
 
 
 def _jpeg(data: bytes) -> tuple[int, int]:
@@ -49,7 +39,7 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         assert r.status_code == 201, r.text
         assert r.json()["id"] == "door" and r.json()["options"]["threshold"] == 1.0
 
-        cam = _until("frames scored", lambda: _scored(c, 4), 60)
+        cam = until("frames scored", lambda: _scored(c, 4), 60)
         assert cam["state"] == "running" and cam["responding"]
         assert cam["status"]["calibration"]["source"] == "given" and cam["status"]["calibration"]["threshold"] == 1.0
         picture = c.get("/cameras/door/live.jpg")
@@ -64,10 +54,10 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         assert all(s["wall"] > scores[-1]["wall"] for s in later)
 
         # the fight (19-28 s of the stream) opens an event while it happens
-        opened = _until("an open event", lambda: [e for e in c.get("/cameras/door/events").json()], 60)[0]
+        opened = until("an open event", lambda: [e for e in c.get("/cameras/door/events").json()], 60)[0]
         assert opened["state"] == "open" and 15 <= opened["start_s"] <= 30, opened
         # the status comes with the next heartbeat (each second), the event row at once
-        shown = _until("the open event in the status", lambda: c.get("/cameras/door").json()["status"]["open_event"], 5)
+        shown = until("the open event in the status", lambda: c.get("/cameras/door").json()["status"]["open_event"], 5)
         assert shown["id"] == opened["id"]
         assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
 
@@ -75,12 +65,12 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         srv.kill9()
         srv = Server(data, [], "--workers", "0").start()
         c = srv.client()
-        closed = _until("the open event closed", lambda: _ended(c, opened["id"]), 30)
+        closed = until("the open event closed", lambda: _ended(c, opened["id"]), 30)
         assert closed["note"] == RESTART_NOTE
         assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
 
         # the camera is watched again after the restart (the RTSP client starts over): the fight again, to its end
-        event = _until("an ended event with its clip", lambda: _with_clip(c, opened["id"]), 90)
+        event = until("an ended event with its clip", lambda: _with_clip(c, opened["id"]), 90)
         assert 15 <= event["start_s"] <= 30 and event["end_s"] <= 40, event
         snapshot = c.get(f"/camera-events/{event['id']}/snapshot.jpg")
         assert snapshot.status_code == 200 and _jpeg(snapshot.content)
@@ -104,15 +94,15 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         rtsp.stop()
         time.sleep(6)
         rtsp.start()
-        outages = _until("an outage", lambda: c.get("/cameras/door").json()["outages"], 60)
+        outages = until("an outage", lambda: c.get("/cameras/door").json()["outages"], 60)
         assert outages[0]["s"] >= 3 and outages[0]["ended"] > outages[0]["started"]
-        health = _until(
+        health = until(
             "an offline event",
             lambda: [e for e in c.get("/cameras/door/events").json() if e["kind"] == "tamper"] or None,
             30,
         )
         assert health[0]["label"] == "offline" and health[0]["state"] == "ended"
-        _until("scoring after the outage", lambda: c.get("/cameras/door").json()["state"] == "running", 30)
+        until("scoring after the outage", lambda: c.get("/cameras/door").json()["state"] == "running", 30)
 
         assert c.delete("/cameras/door").status_code == 204
         assert c.get("/cameras/door").status_code == 404 and not (data / "cameras" / "door").exists()
@@ -186,7 +176,7 @@ def test_camera_credentials_never_shown_and_a_dead_camera_reconnects(quiet_serve
         again = c.post("/cameras", json={"url": other, "threshold": 1.0}).json()
         assert again["id"] == f"{cam['id']}-2"
         assert c.post("/cameras", json={"url": url + "?x=1", "name": cam["id"]}).status_code == 409
-        state = _until(
+        state = until(
             "reconnecting", lambda: c.get(f"/cameras/{cam['id']}").json()["state"] == "reconnecting" or None, 60
         )
         assert state
@@ -207,7 +197,7 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         cam = r.json()
         assert cam["id"] == "fight" and cam["realtime"] is True
         t0 = time.monotonic()
-        _until("a few frames", lambda: _scored_id(c, cam["id"], 6), 60)
+        until("a few frames", lambda: _scored_id(c, cam["id"], 6), 60)
         status = c.get(f"/cameras/{cam['id']}").json()["status"]
         # played at its own frame rate: after ~3 s of stream, not the whole 37 s file
         assert status["stream"]["sampled"] < 2 * (time.monotonic() - t0) + 8
@@ -216,7 +206,7 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         alerting = f"/cameras/{cam['id']}/alerting"
         r = c.patch(alerting, json={"snooze_min": 30, "schedule": ["daily 00:00-24:00"]})
         assert r.status_code == 200 and r.json()["alerting"]["state"] == "snoozed", r.text
-        _until("the process snoozed", lambda: _status(c, cam["id"]).get("alerting", {}).get("state") == "snoozed", 15)
+        until("the process snoozed", lambda: _status(c, cam["id"]).get("alerting", {}).get("state") == "snoozed", 15)
         assert c.patch(alerting, json={"schedule": ["someday 9-5"]}).status_code == 422
         assert c.patch(alerting, json={"bogus": 1}).status_code == 422
         assert c.get(f"/cameras/{cam['id']}").json()["alerting"]["schedule"] == ["daily 00:00-24:00"]
@@ -225,7 +215,7 @@ def test_a_file_under_media_plays_as_a_camera_in_real_time(quiet_server, tmp_pat
         areas = {"masks": [[[0, 0], [0.3, 0], [0.3, 0.3]]], "zones": [floor]}
         r = c.put(f"/cameras/{cam['id']}/zones", json=areas)
         assert r.status_code == 200 and r.json()["zones"]["zones"][0]["name"] == "floor", r.text
-        _until("the process zoned", lambda: (_status(c, cam["id"]).get("zones") or {}).get("masks"), 15)
+        until("the process zoned", lambda: (_status(c, cam["id"]).get("zones") or {}).get("masks"), 15)
         bad = {"zones": [{"name": "x", "polygon": [[0, 0], [2, 2], [0, 1]]}]}
         assert c.put(f"/cameras/{cam['id']}/zones", json=bad).status_code == 422
         assert c.delete(f"/cameras/{cam['id']}").status_code == 204
@@ -380,7 +370,7 @@ def test_the_supervisor_loop_survives_an_exception(supervisor, monkeypatch):
     _kill_all(sup)
     sup._thread = threading.Thread(target=sup._watch, daemon=True)
     sup._thread.start()
-    _until("b restarted", lambda: sup._ctx.count("b") >= 2, 5, 0.02)
+    until("b restarted", lambda: sup._ctx.count("b") >= 2, 5, 0.02)
     assert sup._thread.is_alive() and not failures
     sup._stop.set()
     sup._thread.join(2)
