@@ -23,6 +23,7 @@ LAYERS = (
             "oddsight.extras",
             "oddsight.version",
             "oddsight.threads",
+            "oddsight.memory",
         ),
     ),
     (

@@ -25,6 +25,7 @@ from oddsight.live.retention import CHECK_S, Retention
 from oddsight.live.stream import LiveFrame, LiveStream
 from oddsight.live.tamper import TamperWatch, grey_picture
 from oddsight.live.zones import Zones
+from oddsight.memory import release_free_memory
 from oddsight.redact import redact_urls
 from oddsight.temporal.events import Event, Message
 from oddsight.video.source import is_stream_url, to_rgb
@@ -163,9 +164,11 @@ class Monitor:
         self.stream.stop()
 
     def _score(self, frame: LiveFrame) -> None:
-        if self.folder is not None and time.monotonic() - self._retained_at > CHECK_S:
+        if time.monotonic() - self._retained_at > CHECK_S:
             self._retained_at = time.monotonic()
-            self.disk = self.retention.enforce(self.folder)
+            release_free_memory()  # a camera runs for months: what its threads freed goes back to the system
+            if self.folder is not None:
+                self.disk = self.retention.enforce(self.folder)
         self._wall_offset = frame.wall - frame.t
         self._size = (frame.frame.width, frame.frame.height)
         self._log_outages(frame)
