@@ -127,13 +127,7 @@ class LiveStream:
 
     def _keep_open(self, container) -> None:
         """The last connection stays open (its stream is the template clips are remuxed with) until the next
-        one replaces it or :meth:`close`; its decoder's frames are let go (a camera that reconnected held two
-        decoders' worth of 720p frames until its next reconnect)."""
-        if container.streams.video:
-            try:
-                container.streams.video[0].codec_context.flush_buffers()
-            except (ValueError, RuntimeError, *_stream_failures()):  # a decoder that never opened: nothing held
-                pass
+        one replaces it or :meth:`close`."""
         with self._ring_lock:
             old, self._container = self._container, container
         if old is not None and old is not container:

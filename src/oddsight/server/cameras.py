@@ -161,6 +161,8 @@ class CameraRun:
         try:
             monitor, reporter = _build(self.data, self.cameras, self.row, self.sinks)
         except OddsightError as exc:
+            for sink in self.sinks:
+                sink.close()
             self.cameras.set_state(camera_id, "failed", redact_urls(str(exc)))
             return
         self.monitor = monitor

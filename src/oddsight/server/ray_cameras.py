@@ -90,6 +90,11 @@ class _ActorLink:
             self._queue.append(data)
             self._ready.notify()
 
+    def wake(self) -> None:
+        """A poll waiting for writes returns now (the run ended)."""
+        with self._ready:
+            self._ready.notify_all()
+
     def take(self, row: dict[str, Any] | None, wait_s: float) -> list[str]:
         with self._ready:
             if row is not None:
@@ -143,8 +148,7 @@ class CameraActor:
             self.link.set_state(row["id"], "failed", redact_urls(f"{type(exc).__name__}: {exc}"))
         finally:
             self.done = True
-            with self.link._ready:
-                self.link._ready.notify()
+            self.link.wake()
 
     def drain(self, row: dict[str, Any] | None, wait_s: float = POLL_S) -> dict[str, Any]:
         """What the camera wrote and alerted since the last poll (waits up to ``wait_s`` for something)."""
@@ -166,7 +170,6 @@ class _Placed:
     actor: Any
     sinks: list[Sink]
     call: Any = None  # the poll in flight
-    asked: float = 0.0  # when it was sent
     heard: float = field(default_factory=time.time)  # when the actor last answered
     down_since: float | None = None  # unanswered for OUTAGE_S: since when
     run: str | None = None  # the actor's incarnation that last answered (a new one: Ray restarted it)
@@ -249,7 +252,6 @@ class RayCameras:
             for camera_id, placed in self._placed.items():
                 if placed.call is None:
                     placed.call = placed.actor.drain.remote(_for_actor(self._rows.get(camera_id)))
-                    placed.asked = now
                 calls[placed.call] = camera_id
                 if placed.run is not None and placed.down_since is None and now - placed.heard > OUTAGE_S:
                     self._down(camera_id, placed)
