@@ -1,8 +1,8 @@
 """Memory a long-running process freed, handed back to the system.
 
 A camera's threads (the reader decoding, the monitor scoring, the heartbeat) allocate and free in glibc's arenas,
-which keep what was freed: over the first quarter of an hour a camera process's RSS crept up though nothing it
-held grew. ``malloc_trim`` once a minute returns it (one camera for 10 minutes, 300 to 600 s: +6 MB of anonymous
+which keep what was freed: a camera process's RSS crept up by more than what it holds grew.
+``malloc_trim`` once a minute returns it (one camera for 10 minutes, 300 to 600 s: +6 MB of anonymous
 memory without it, +2 MB with it, the 2 MB being the scorer's bounded recent samples filling up).
 """
 

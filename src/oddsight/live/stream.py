@@ -204,8 +204,8 @@ class LiveStream:
         if not container.streams.video:
             raise StreamError(f"{self.shown}: no video stream")
         stream = container.streams.video[0]
-        if threads():
-            stream.codec_context.thread_count = threads()  # a camera among many (serve): see oddsight.threads
+        if count := threads():
+            stream.codec_context.thread_count = count  # a camera among many (serve): see oddsight.threads
         else:
             stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)

@@ -41,8 +41,9 @@ LIVE_PICTURE = "live.jpg"
 RESTART_NOTE = "closed on restart: the camera's monitor stopped while it was open"
 
 
-def camera_folder(store: Store, camera_id: str) -> Path:
-    return store.folder / "cameras" / camera_id
+def camera_folder(data: Path, camera_id: str) -> Path:
+    """Where a camera's clips, snapshots, log and live picture live, under the server's data folder."""
+    return data / "cameras" / camera_id
 
 
 class _Reporter:
@@ -195,7 +196,7 @@ def _build(data: Path, cameras: Any, row: dict[str, Any], sinks: list[Any]) -> t
     config = DetectOptions.parse(row["options"]).to_config(progress=False, methods=LIVE_METHODS)
     warmup = 0.0 if config.threshold is not None else row["warmup_s"]
     engine = make_engine(config, warmup_s=warmup, camera=camera_id)
-    folder = data / "cameras" / camera_id
+    folder = camera_folder(data, camera_id)
     reporter = _Reporter(cameras, camera_id, folder)
     monitor = Monitor(
         row["url"],

@@ -171,7 +171,7 @@ class _Placed:
     sinks: list[Sink]
     call: Any = None  # the poll in flight
     heard: float = field(default_factory=time.time)  # when the actor last answered
-    down_since: float | None = None  # unanswered for OUTAGE_S: since when
+    down: bool = False  # unanswered for OUTAGE_S (shown as reconnecting)
     run: str | None = None  # the actor's incarnation that last answered (a new one: Ray restarted it)
 
 
@@ -253,7 +253,7 @@ class RayCameras:
                 if placed.call is None:
                     placed.call = placed.actor.drain.remote(_for_actor(self._rows.get(camera_id)))
                 calls[placed.call] = camera_id
-                if placed.run is not None and placed.down_since is None and now - placed.heard > OUTAGE_S:
+                if placed.run is not None and not placed.down and now - placed.heard > OUTAGE_S:
                     self._down(camera_id, placed)
         if not calls:
             self._stop.wait(0.2)
@@ -275,6 +275,7 @@ class RayCameras:
         except ray.exceptions.ActorDiedError as exc:  # gone for good (its constructor failed): the camera fails
             with self._lock:
                 self._placed.pop(camera_id, None)
+            self._close(placed)
             self.cameras.set_state(camera_id, "failed", redact_urls(f"its Ray actor died: {exc}")[:500])
             return
         except ray.exceptions.RayError:  # unreachable for now (its node lost): the next poll waits for the restart
@@ -282,12 +283,11 @@ class RayCameras:
             return
         now = time.time()
         restarted = placed.run is not None and reply["run"] != placed.run  # by Ray, after its node or process died
-        if placed.down_since is not None or restarted:
-            since = placed.heard if placed.down_since is None else placed.down_since
-            outage = {"from": since, "to": now, "s": round(now - since, 3)}
+        if placed.down or restarted:  # an outage from its last answer to this one
+            outage = {"from": placed.heard, "to": now, "s": round(now - placed.heard, 3)}
             self.cameras.record_outage(camera_id, outage)
             log.warning("camera %s: answering again after %.1f s, on node %s", camera_id, outage["s"], reply["node"])
-            placed.down_since = None
+            placed.down = False
         placed.heard, placed.run = now, reply["run"]
         self._apply(camera_id, placed, reply["writes"])
         if reply["done"]:  # the run ended (a file's end, stopped, failed): its last state is written above
@@ -296,7 +296,7 @@ class RayCameras:
             self._close(placed)
 
     def _down(self, camera_id: str, placed: _Placed) -> None:
-        placed.down_since = placed.heard
+        placed.down = True
         log.warning("camera %s: no answer from its actor for %.0f s (its node lost?)", camera_id, OUTAGE_S)
         self.cameras.set_state(camera_id, "reconnecting", "no answer from its Ray actor: restarting on another node")
 

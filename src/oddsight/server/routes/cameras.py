@@ -157,7 +157,7 @@ async def delete_camera(camera_id: str, store: StoreDep, cameras: CamerasDep, pr
     found(cameras.camera(camera_id), "camera", camera_id)
     await run_in_threadpool(processes.stop_camera, camera_id)
     cameras.delete(camera_id)
-    shutil.rmtree(camera_folder(store, camera_id), ignore_errors=True)
+    shutil.rmtree(camera_folder(store.folder, camera_id), ignore_errors=True)
     return Response(status_code=204)
 
 
@@ -183,7 +183,7 @@ def camera_events(camera_id: str, cameras: CamerasDep, limit: int = Query(200, g
 
 def _picture(store: StoreDep, cameras: CamerasDep, camera_id: str) -> Path:
     found(cameras.camera(camera_id), "camera", camera_id)
-    path = camera_folder(store, camera_id) / LIVE_PICTURE
+    path = camera_folder(store.folder, camera_id) / LIVE_PICTURE
     if not path.exists():
         raise HTTPException(404, f"camera {camera_id} has no picture yet")
     return path
@@ -231,7 +231,7 @@ def _event(row: dict) -> dict:
 
 def _event_file(store: Store, cameras: CameraStore, event_id: str, kind: str) -> Path:
     event = found(cameras.event(event_id), "camera event", event_id)
-    folder = camera_folder(store, event["camera_id"]).resolve()
+    folder = camera_folder(store.folder, event["camera_id"]).resolve()
     name = event.get(kind)
     path = Path(name).resolve() if name else None
     if path is None or not path.is_relative_to(folder) or not path.exists():
@@ -315,7 +315,7 @@ def review_camera_event(event_id: str, body: CameraReview, store: StoreDep, came
         raise HTTPException(409, f"event {event_id} is still open: review it once it has ended")
     verdict = "false-alarm" if body.review == "false_alarm" else "confirmed"
     try:
-        give_feedback(camera_folder(store, event["camera_id"]).parent, event_id, verdict)
+        give_feedback(camera_folder(store.folder, event["camera_id"]).parent, event_id, verdict)
     except InputError:
         raise HTTPException(409, f"event {event_id} kept no frames (its monitor stopped while it was open)") from None
     return _event(cameras.review(event_id, body.review))  # type: ignore[arg-type]
