@@ -97,7 +97,7 @@ def serve(
         Retention.parse(retention)  # a bad spec fails here, not in every camera process
         os.environ[RETENTION_ENV] = retention or ""
         if ray is not None:
-            from oddsight.server.ray_cameras import connect
+            from oddsight.cluster.ray_runner import connect
 
             connect(ray)  # before the server starts: a wrong address is one clear error
         server_app = create_app(settings)

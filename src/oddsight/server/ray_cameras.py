@@ -28,6 +28,7 @@ from typing import Any
 
 import ray
 
+from oddsight.cluster.ray_runner import connect
 from oddsight.errors import ConfigError, OddsightError
 from oddsight.live.alerts import Sink
 from oddsight.live.policy import AlertPolicy
@@ -47,16 +48,6 @@ OUTAGE_S = 5.0  # a camera that answered before and now not for this long is dow
 ROWS_EVERY_S = 1.0  # how often the poller reads the cameras' rows (alerting, zones) to pass on
 ALERT = ("alert", "alert_score", "alert_policy")  # what an actor's alert channel queues for the server's sinks
 Body = Callable[[Any, dict[str, Any], threading.Event], None]  # (link, row, stopped): a camera run (benchmarks)
-
-
-def connect(address: str) -> None:
-    """Join the Ray cluster at ``address`` (once per process); a :class:`ConfigError` when none answers there."""
-    if ray.is_initialized():
-        return
-    try:
-        ray.init(address=address, namespace="oddsight-cameras", log_to_driver=False, logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"--ray {address}: no Ray cluster answers there ({exc})") from None
 
 
 def _for_actor(row: dict[str, Any] | None) -> dict[str, Any] | None:
