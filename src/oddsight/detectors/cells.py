@@ -76,15 +76,19 @@ def cell_distances(query: np.ndarray, memory: np.ndarray, grid: int, allowed: np
     out = np.zeros((n, cells), dtype=np.float32)
     if len(memory) == 0 or n == 0:
         return out
-    m, dims = len(memory), query.shape[2]
-    q_sq = (query**2).sum(axis=2)  # (n, C)
-    m_sq = (memory**2).sum(axis=2)  # (m, C)
+    query, memory = np.asarray(query, np.float32), np.asarray(memory, np.float32)
+    # squared distances straight from one product: [q, 1, |q|^2] . [-2m, |m|^2, 1] = |q - m|^2
+    q_aug = np.concatenate([query, np.ones((n, cells, 1), np.float32), (query**2).sum(axis=2, keepdims=True)], axis=2)
+    m_aug = np.concatenate(
+        [-2.0 * memory, (memory**2).sum(axis=2, keepdims=True), np.ones((len(memory), cells, 1), np.float32)], axis=2
+    )
+    m_aug = np.ascontiguousarray(m_aug.transpose(1, 2, 0), dtype=np.float32)  # (C, d + 2, m): a cell's is one block
     blocked = None if allowed is None else ~allowed
     for c in range(cells):
-        mem = memory[:, near[c]].reshape(m * 9, dims)  # every memory frame's 9 cells around c
-        cross = (query[:, c] @ mem.T).reshape(n, m, 9)
-        d2 = q_sq[:, c, None, None] + m_sq[None, :, near[c]] - 2.0 * cross
-        best = d2.min(axis=2)  # (n, m): the nearest of the 9 cells of each memory frame
+        q_c = q_aug[:, c]
+        best = q_c @ m_aug[near[c, 0]]  # (n, m); the nearest of the 9 cells of each memory frame, one at a
+        for k in range(1, 9):  # time: a min over a strided axis of 9 was 14x slower than this
+            np.minimum(best, q_c @ m_aug[near[c, k]], out=best)
         if blocked is not None:
             best[blocked] = np.inf
         nearest = best.min(axis=1)

@@ -21,7 +21,7 @@ from oddsight.paths import features_dir
 from oddsight.video.source import VideoInfo
 
 FORMAT_VERSION = 1
-SCORES_VERSION = 1  # bump when a scorer's arithmetic changes: every memoised score is then worked out again
+SCORES_VERSION = 2  # bump when a scorer's arithmetic changes: every memoised score is then worked out again
 
 
 def content_hash(path: Path) -> str:
