@@ -104,3 +104,21 @@ def test_sources_pair_each_kept_frame_with_the_one_before(video, frame_folder):
         for f in kept[1:]:
             assert np.array_equal(f.previous, every[f.index - 1]) and np.array_equal(f.image, every[f.index])
         assert all(f.previous is None for f in open_source(spec).frames(Sampling(fps=None, stride=3), (32, 24)))
+
+
+def test_motion_starts_on_small_batches_with_the_same_features(video):
+    """The motion encoder's rows do not depend on their batch: its first batches are 1, 2, 4, ... frames (the
+    encoder starts before a whole batch is decoded) and its features equal those of whole batches."""
+    from oddsight.features.extract import extract_features
+
+    encoder = load_image_encoder("motion")
+    sizes: list[int] = []
+    embed = encoder.embed
+    encoder.embed = lambda grey: sizes.append(len(grey)) or embed(grey)
+    ramped = extract_features(open_source(video), encoder, Sampling(fps=None, stride=1), batch_size=8, progress=False)
+    assert sizes == [1, 2, 4, 8, 8, 8, 8, 8, 8, 5]
+    encoder.batch_invariant = False
+    sizes.clear()
+    whole = extract_features(open_source(video), encoder, Sampling(fps=None, stride=1), batch_size=8, progress=False)
+    assert sizes == [8] * 7 + [4]
+    np.testing.assert_array_equal(ramped.embeddings, whole.embeddings)

@@ -59,15 +59,19 @@ def _batches(source: FrameSource, encoder: ImageEncoder, sampling: Sampling, bat
     indices: list[int] = []
     times: list[float] = []
     pairs = bool(getattr(encoder, "needs_previous", False))  # motion: (previous, current) frame pairs
+    # an encoder whose rows do not depend on their batch starts on small batches (1, 2, 4, ...), so it is not
+    # idle while a whole first batch is decoded; a network quantized per batch keeps whole batches
+    size = 1 if getattr(encoder, "batch_invariant", False) else batch_size
     for frame in source.frames(sampling, encoder.input_size, previous=pairs):
         if pairs and frame.previous is None:
             continue  # a one-frame video: nothing to compare with
         images.append(np.stack([frame.previous, frame.image]) if pairs else frame.image)
         indices.append(frame.index)
         times.append(frame.t)
-        if len(images) == batch_size:
+        if len(images) == size:
             yield np.asarray(indices), np.asarray(times), encoder.preprocess(np.stack(images))
             images, indices, times = [], [], []
+            size = min(2 * size, batch_size)
     if images:
         yield np.asarray(indices), np.asarray(times), encoder.preprocess(np.stack(images))
 

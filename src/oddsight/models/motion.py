@@ -19,6 +19,7 @@ class MotionGrid:
     """An :class:`~oddsight.models.base.ImageEncoder` over (previous, current) frame pairs."""
 
     needs_previous = True
+    batch_invariant = True  # each pair is encoded alone: a row is the same in any batch
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
