@@ -19,7 +19,7 @@ from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
 from oddsight.redact import redact_urls
-from oddsight.threads import threads
+from oddsight.threads import set_decoder_threads
 from oddsight.video.frames import open_stream
 from oddsight.video.sampling import Sampling
 from oddsight.video.source import is_stream_url
@@ -204,10 +204,7 @@ class LiveStream:
         if not container.streams.video:
             raise StreamError(f"{self.shown}: no video stream")
         stream = container.streams.video[0]
-        if count := threads():
-            stream.codec_context.thread_count = count  # a camera among many (serve): see oddsight.threads
-        else:
-            stream.thread_type = "AUTO"
+        set_decoder_threads(stream)  # one thread a camera under serve: see oddsight.threads
         tb = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 25.0

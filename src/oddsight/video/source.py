@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from oddsight.errors import InputError, VideoDecodeError
+from oddsight.threads import set_decoder_threads
 from oddsight.video.frames import (  # noqa: F401  (re-exported: the rest of the package imports them from here)
     DEFAULT_FOLDER_FPS,
     IMAGE_SUFFIXES,
@@ -117,7 +118,7 @@ class FileSource(FrameSource):
         stopped = False
         with self._open() as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            set_decoder_threads(stream)
             skipped = _Skipped()
             try:
                 for frame in _decode_tolerant(container, stream, skipped):
