@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import av
 import numpy as np
+import pytest
 
 from oddsight.live.alerts import MqttSink, WebhookSink, sign
 from oddsight.live.engine import make_engine
@@ -97,6 +98,9 @@ def test_rtsp_event_live_with_clip_alerts_and_the_file_scores(rtsp, mosquitto, w
 
 def test_rtsp_outage_reconnects_and_keeps_scoring(rtsp, tmp_path):
     monitor = Monitor(rtsp.url, _engine(), 2.0, out=tmp_path / "clips", camera="gate")
+    opened = []
+    open_stream = monitor.stream._open
+    monitor.stream._open = lambda: opened.append(open_stream()) or opened[-1]
     runner = threading.Thread(target=monitor.run, kwargs={"max_seconds": 20}, daemon=True)
     runner.start()
     time.sleep(8)
@@ -117,6 +121,11 @@ def test_rtsp_outage_reconnects_and_keeps_scoring(rtsp, tmp_path):
     offline = [m for m in logged if m.get("event", {}).get("kind") == "tamper"]
     assert [m["type"] for m in offline] == ["new", "end"] and offline[0]["event"]["label"] == "offline"
     assert "offline for" in offline[0]["event"]["reason"]
+    # its clip remuxed with the new connection's stream, and the lost connection closed as soon as it was replaced
+    with av.open(offline[1]["event"]["clip"]) as clip:
+        assert sum(1 for _ in clip.decode(video=0)) > 0
+    with pytest.raises(AssertionError, match="not open"):
+        next(opened[0].demux())
 
 
 class Mjpeg(http.server.BaseHTTPRequestHandler):

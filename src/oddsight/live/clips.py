@@ -34,19 +34,37 @@ def write_clip(packets: list[StoredPacket], template: dict[str, Any], path: Path
     if not packets or not template:
         raise OutputError(f"{path.name}: no packets buffered for that span")
     src = template["stream"]
-    first = next((p.pts for p in packets if p.pts is not None), 0)
-    first_dts = next((p.dts for p in packets if p.dts is not None), first)
-    base = min(first, first_dts)
+    stamps = _complete_timestamps(packets)
+    base = min(min(pts, dts) for pts, dts in stamps)
     with atomic_file(path) as tmp, av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream_from_template(src)
-        for p in packets:
+        for p, (pts, dts) in zip(packets, stamps, strict=True):
             packet = av.Packet(p.data)
             packet.stream = stream
             packet.time_base = template["time_base"]
-            packet.pts = None if p.pts is None else p.pts - base
-            packet.dts = None if p.dts is None else p.dts - base
+            packet.pts, packet.dts = pts - base, dts - base
             if p.duration:
                 packet.duration = p.duration
             packet.is_keyframe = p.keyframe
             out.mux(packet)
     return path
+
+
+def _complete_timestamps(packets: list[StoredPacket]) -> list[tuple[int, int]]:
+    """(pts, dts) of each packet with the missing ones filled in: a stream with B-frames starts without decoding
+    times on its first packets (FFmpeg's RTSP reader), and MP4 refuses a packet without one. A missing decoding
+    time is counted back (or on) from the nearest known one, one frame's step each; a missing presentation time
+    takes the decoding time."""
+    dts = [p.dts for p in packets]
+    known = [i for i, d in enumerate(dts) if d is not None]
+    if not known:  # no decoding time at all: in presentation order, as without B-frames
+        dts = [p.pts if p.pts is not None else i for i, p in enumerate(packets)]
+        known = list(range(len(packets)))
+    steps = [b - a for a, b in zip((dts[i] for i in known), (dts[i] for i in known[1:]), strict=False) if b > a]
+    step = min(steps) if steps else max(packets[known[0]].duration or 1, 1)
+    for i in range(known[0] - 1, -1, -1):
+        dts[i] = dts[i + 1] - step
+    for i in range(known[0] + 1, len(dts)):
+        if dts[i] is None:
+            dts[i] = dts[i - 1] + step
+    return [(p.pts if p.pts is not None else d, d) for p, d in zip(packets, dts, strict=True)]

@@ -293,7 +293,8 @@ class Monitor:
         path = self.folder / f"{ev.id}.mp4"
         packets = self.stream.packets_between(ev.start_s - CLIP_PRE_S, ev.end_s + CLIP_POST_S)
         try:
-            write_clip(packets, self.stream.template, path)
+            with self.stream.holding_template() as template:
+                write_clip(packets, template, path)
             ev.clip = str(path)
         except Exception as exc:
             log.warning("%s: clip not written (%s)", self.camera, exc)

@@ -13,6 +13,8 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -54,6 +56,7 @@ class StoredPacket:
     duration: int | None
     keyframe: bool
     t: float
+    connection: int = 0  # which connection it came on: timestamps (and codec settings) are each connection's own
 
 
 @dataclass
@@ -109,8 +112,10 @@ class LiveStream:
         self._stop = threading.Event()
         self._ring: deque[StoredPacket] = deque()
         self._ring_lock = threading.Lock()
+        self._template_lock = threading.Lock()
         self.template: dict[str, Any] | None = None  # the video stream's codec parameters, for remuxing
         self._container = None
+        self._connection = 0
         self._thread = threading.Thread(target=self._run, name=f"oddsight-live-{self.shown[:30]}", daemon=True)
         self._started = False
 
@@ -125,20 +130,29 @@ class LiveStream:
     def stop(self) -> None:
         self._stop.set()
 
-    def _keep_open(self, container) -> None:
-        """The last connection stays open (its stream is the template clips are remuxed with) until the next
-        one replaces it or :meth:`close`."""
-        with self._ring_lock:
+    def _use(self, container, stream, time_base) -> None:
+        """A new connection's stream becomes the template clips are remuxed with, and the connection before it is
+        closed at once (kept open through the next connection, it held about 7 MB a 720p camera): the swap waits
+        for a clip being written with the old template (:meth:`holding_template`)."""
+        with self._template_lock:
             old, self._container = self._container, container
+            self.template = {"stream": stream, "time_base": time_base}
+            self._connection += 1
         if old is not None and old is not container:
             old.close()
+
+    @contextmanager
+    def holding_template(self) -> Iterator[dict[str, Any] | None]:
+        """The current connection's codec template (None before the first), kept open while the caller remuxes."""
+        with self._template_lock:
+            yield self.template
 
     def close(self) -> None:
         """Stop reading and release the last connection (after the last clip is written)."""
         self.stop()
         if self._started:
             self._thread.join(5)
-        with self._ring_lock:
+        with self._template_lock:
             container, self._container, self.template = self._container, None, None
         if container is not None:
             container.close()
@@ -186,7 +200,8 @@ class LiveStream:
                 log.warning("%s: stream lost (%s)", self.shown, self.stats.last_error)
             finally:
                 self.stats.connected = False
-                self._keep_open(container)
+                if container is not self._container:  # never used (no video stream): nothing remuxes with it
+                    container.close()
             if not self.reconnect:
                 break
             outage_since = time.time()
@@ -208,7 +223,7 @@ class LiveStream:
         tb = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 25.0
-        self.template = {"stream": stream, "time_base": tb}
+        self._use(container, stream, tb)
         first_pts: int | None = None
         selector = Sampling(fps=self.fps).selector()  # the same sampling as a file's
         previous = None
@@ -263,7 +278,9 @@ class LiveStream:
         return index, last_t
 
     def _keep(self, packet, t: float) -> None:
-        stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.duration, bool(packet.is_keyframe), t)
+        stored = StoredPacket(
+            bytes(packet), packet.pts, packet.dts, packet.duration, bool(packet.is_keyframe), t, self._connection
+        )
         with self._ring_lock:
             self._ring.append(stored)
             while self._ring and t - self._ring[0].t > self.ring_s:
@@ -325,13 +342,18 @@ class LiveStream:
             yield item
 
     def packets_between(self, start_s: float, end_s: float) -> list[StoredPacket]:
-        """Packets from the last keyframe at or before ``start_s`` up to ``end_s`` (what a clip remuxes)."""
+        """Packets from the last keyframe at or before ``start_s`` up to ``end_s`` (what a clip remuxes), all of one
+        connection: the latest in the span (a span across a reconnect keeps what came after it; packets of two
+        connections, each with its own timestamps, cannot be muxed into one file)."""
         with self._ring_lock:
-            packets = list(self._ring)
+            span = [p for p in self._ring if p.t <= end_s]
+        if not span:
+            return []
+        span = [p for p in span if p.connection == span[-1].connection]
         first = None
-        for i, p in enumerate(packets):
+        for i, p in enumerate(span):
             if p.t > start_s and first is not None:
                 break
             if p.keyframe:
                 first = i
-        return [] if first is None else [p for p in packets[first:] if p.t <= end_s]
+        return [] if first is None else span[first:]
