@@ -284,6 +284,9 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--rss-at", type=float, default=300.0, help="when to take the first RSS sample (s)")
     parser.add_argument("--rss-every", type=float, default=0.0, help="--serve: print the RSS every so many seconds")
+    parser.add_argument(
+        "--file-seconds", type=float, default=900.0, help="the stream file's length: past it each stream starts over"
+    )
     parser.add_argument("--latency", action="store_true", help="measure event latency to MQTT instead")
     parser.add_argument("--serve", action="store_true", help="the cameras inside oddsight serve, a process each")
     parser.add_argument("--runs", type=int, default=3, help="latency runs")
@@ -296,10 +299,11 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
-        video = make_720p(SOURCE, Path(tmp) / "cam720.mp4", min(args.seconds + 20, 900))
+        length = min(args.seconds + 20, args.file_seconds)
+        video = make_720p(SOURCE, Path(tmp) / "cam720.mp4", length)
         print(f"made {video.stat().st_size / 1e6:.0f} MB of 720p H.264 in {time.monotonic() - t0:.0f} s")
-        if args.seconds + 20 > 900:
-            print("note: the stream file is 15 minutes; past it each stream starts over (a reconnect)")
+        if args.seconds + 20 > length:
+            print(f"note: the stream file is {length:g} s long; past it each stream starts over (a reconnect)")
         server, url = start_rtsp(video)
         where = "oddsight serve, a process per camera" if args.serve else "one process, a thread per camera"
         print(f"{os.cpu_count()} CPUs; {url} serving 720p H.264 25 fps ({SOURCE.name}); {args.fps:g} fps each; {where}")
