@@ -159,6 +159,8 @@ def test_watch_bad_input_is_one_line(tmp_path):
         ([SAMPLE, "--method", "bogus"], "choose one of novelty, oneclass, zeroshot, lavad, judge"),
         ([SAMPLE, "--alert", "smtp://x"], "--alert takes"),
         ([SAMPLE, "--fps", "0"], "--fps"),
+        ([SAMPLE, "--record", "rtsp://h/a", "--record", "rtsp://h/b"], "--record: one per source"),
+        ([SAMPLE, "--record", "/etc/passwd"], "main stream is an rtsp://"),
     ):
         run = subprocess.run(oddsight("watch", *args, "--threshold", "1"), capture_output=True, text=True, timeout=120)
         assert run.returncode != 0 and words in run.stderr and "Traceback" not in run.stderr, (args, run.stderr)

@@ -19,10 +19,10 @@ import pytest
 
 from oddsight.live.alerts import MqttSink, WebhookSink, sign
 from oddsight.live.engine import make_engine
-from oddsight.live.monitor import Monitor
+from oddsight.live.monitor import CLIP_PRE_S, Monitor
 from oddsight.options import DetectOptions
 from tests.conftest import shared_data
-from tests.live_servers import FIGHT
+from tests.live_servers import FIGHT, RtspServer
 from tests.server_process import free_port
 
 THRESHOLD = 1.0
@@ -126,6 +126,50 @@ def test_rtsp_outage_reconnects_and_keeps_scoring(rtsp, tmp_path):
         assert sum(1 for _ in clip.decode(video=0)) > 0
     with pytest.raises(AssertionError, match="not open"):
         next(opened[0].demux())
+
+
+def _scaled(src, dst, size: tuple[int, int]):
+    """``src`` re-encoded at ``size`` (H.264 with B-frames, a keyframe each second): a camera's main stream."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=inp.streams.video[0].average_rate)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "30", "bf": "2"}
+        for frame in inp.decode(video=0):
+            for packet in stream.encode(frame.reformat(width=size[0], height=size[1], format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return dst
+
+
+def _grey(frame) -> np.ndarray:
+    return frame.to_ndarray(format="gray", width=80, height=60).astype(np.float32)
+
+
+def test_clips_are_cut_from_the_main_stream_while_the_substream_is_scored(rtsp, tmp_path):
+    """A camera's low-resolution substream is scored and its main stream (here 640x480) only kept, never decoded:
+    the event's clip is the main stream's, at the event's moment (its first frame is the source's frame from
+    about CLIP_PRE_S before the event, back to a keyframe); the snapshot is the substream's."""
+    main = RtspServer(_scaled(shared_data() / FIGHT, tmp_path / "main.mp4", (640, 480))).start()
+    try:
+        monitor = Monitor(rtsp.url, _engine(), 2.0, out=tmp_path / "clips", camera="yard", record_url=main.url)
+        monitor.run(max_seconds=36)
+    finally:
+        main.stop()
+    assert monitor.recorder.stats.decoded == 0 and monitor.status()["record"]["reconnects"] == 0
+    event = next(m["event"] for m in monitor.messages if m["type"] == "end" and m["event"]["kind"] == "anomaly")
+    assert 18 <= event["start_s"] <= 28, event
+    with av.open(event["clip"]) as clip:
+        assert (clip.streams.video[0].width, clip.streams.video[0].height) == (640, 480)
+        frames = list(clip.decode(video=0))
+    assert float(frames[-1].time - frames[0].time) >= event["end_s"] - event["start_s"]
+    with av.open(str(shared_data() / FIGHT)) as source:
+        originals = [(float(f.time), _grey(f)) for f in source.decode(video=0)]
+    first = _grey(frames[0])
+    t_first = min(originals, key=lambda o: float(np.abs(o[1] - first).mean()))[0]
+    assert event["start_s"] - CLIP_PRE_S - 2.0 <= t_first <= event["start_s"] - CLIP_PRE_S + 0.5, (t_first, event)
+    with av.open(event["snapshot"]) as snapshot:
+        assert next(snapshot.decode(video=0)).width < 640  # the substream's picture (320 wide, and a margin)
 
 
 class Mjpeg(http.server.BaseHTTPRequestHandler):

@@ -139,6 +139,10 @@ BAD_CAMERAS = [
     ({"url": "rtsp://h/cam", "warmup": -1}, 422, "warmup"),
     ({"url": "rtsp://h/cam", "fps": 0}, 422, "fps"),
     ({"url": "rtsp://h/cam", "bogus": 1}, 422, "bogus"),
+    ({"url": "rtsp://h/cam", "record_url": "/etc/passwd"}, 422, "main stream is an rtsp://"),
+    ({"url": "rtsp://h/cam", "record_url": "file:///etc/passwd"}, 422, "main stream is an rtsp://"),
+    ({"url": "rtsp://h/cam", "record_url": "rtsp://h/main?listen=1"}, 422, "may not make the server listen"),
+    ({"url": "rtsp://h/cam", "record_url": 7}, 422, "record_url"),
 ]
 
 
@@ -165,10 +169,12 @@ def test_camera_credentials_never_shown_and_a_dead_camera_reconnects(quiet_serve
     port = 9  # the discard port: nothing listens
     url = f"rtsp://admin:s3cret-pass@127.0.0.1:{port}/cam"
     with quiet_server.client() as c:
-        r = c.post("/cameras", json={"url": url, "threshold": 1.0})
+        main = f"rtsp://admin:s3cret-pass@127.0.0.1:{port}/main"
+        r = c.post("/cameras", json={"url": url, "threshold": 1.0, "record_url": main})
         assert r.status_code == 201, r.text
         cam = r.json()
         assert "s3cret" not in r.text and cam["url"] == f"rtsp://***@127.0.0.1:{port}/cam"
+        assert cam["record_url"] == f"rtsp://***@127.0.0.1:{port}/main"
         assert "admin" not in cam["id"] and cam["id"] == f"127.0.0.1_{port}_cam"
         twice = c.post("/cameras", json={"url": url, "threshold": 1.0})  # the same source twice: refused
         assert twice.status_code == 409 and cam["id"] in twice.json()["detail"] and "s3cret" not in twice.text

@@ -48,6 +48,14 @@ def watch(
         list[str] | None,
         typer.Option("--schedule", help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable."),
     ] = None,
+    record: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--record",
+            help="A camera's main stream that clips are cut from, while the source (its low-resolution substream) is "
+            "scored; one per source, in order.",
+        ),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="Stop after this many seconds of each stream.")
     ] = None,
@@ -64,7 +72,7 @@ def watch(
         from oddsight.errors import ConfigError
         from oddsight.live.alerts import make_sink
         from oddsight.live.engine import LIVE_METHODS, make_engine
-        from oddsight.live.monitor import Monitor, camera_name
+        from oddsight.live.monitor import Monitor, camera_name, check_record_url
         from oddsight.live.policy import AlertPolicy
         from oddsight.live.retention import Retention
         from oddsight.live.run import run_monitors
@@ -82,6 +90,11 @@ def watch(
         names = [camera_name(s) for s in sources]
         if len(set(names)) != len(names):
             raise ConfigError("two sources have the same camera name; give distinct URLs or paths")
+        records = record or []
+        if records and len(records) != len(sources):
+            raise ConfigError(f"--record: one per source, in order ({len(sources)} source(s), {len(records)} --record)")
+        for url in records:
+            check_record_url(url)
         lock = threading.Lock()
 
         def say(payload: dict) -> None:
@@ -99,7 +112,7 @@ def watch(
                     )
 
         monitors = []
-        for source, name in zip(sources, names, strict=True):
+        for i, (source, name) in enumerate(zip(sources, names, strict=True)):
             sinks = [make_sink(spec, name, webhook_secret) for spec in alert or []]
             engine = make_engine(config, camera=name)
             monitors.append(
@@ -116,6 +129,7 @@ def watch(
                     policy=policy,
                     zones=areas,
                     retention=limits,
+                    record_url=records[i] if records else None,
                 )
             )
         errors = run_monitors(monitors, seconds)

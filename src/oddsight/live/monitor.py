@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from oddsight.engine import unique_ids
+from oddsight.errors import ConfigError
 from oddsight.live.alerts import Sink
 from oddsight.live.clips import write_clip, write_snapshot
 from oddsight.live.dispatch import KEPT, Dispatcher
@@ -46,6 +47,16 @@ def camera_name(url: str) -> str:
     return name[-60:] or "camera"
 
 
+RECORD_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+
+
+def check_record_url(url: str) -> None:
+    """A camera's main stream, that clips are cut from, is a network stream: :class:`ConfigError` otherwise."""
+    if not isinstance(url, str) or not url.lower().startswith(RECORD_SCHEMES) or any(c.isspace() for c in url):
+        shown = redact_urls(str(url))[:300]
+        raise ConfigError(f"{shown}: a camera's main stream is an rtsp://, rtsps://, http:// or https:// URL")
+
+
 @dataclass
 class _PendingClip:
     message: Message
@@ -71,10 +82,15 @@ class Monitor:
     on_policy: Callable[[AlertPolicy], None] | None = None  # the policy changed by a command on a channel
     zones: Zones | None = None  # masks that never score, named zones (see oddsight.live.zones)
     retention: Retention | None = None  # the folder's limits per kind of file (default: DEFAULTS)
+    record_url: str | None = None  # the camera's main stream: clips are cut from it, ``url`` (a substream) is scored
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
         self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0)
+        # the stream clips are cut from: the watched one, or the main stream, read without decoding
+        if self.record_url is not None:
+            check_record_url(self.record_url)
+        self.recorder = LiveStream(self.record_url, ring_s=120.0, decode=False) if self.record_url else None
         self.folder = (self.out / self.camera) if self.out is not None else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -143,6 +159,8 @@ class Monitor:
         self.recover()
         # a stream that sends nothing (never connects, stalls) for that long, and the open timeout, stops too
         idle_s = None if max_seconds is None else max_seconds + self.stream.open_timeout_s
+        if self.recorder is not None:
+            self.recorder.start()
         try:
             for frame in self.stream.frames(idle_s):
                 self._score(frame)
@@ -159,9 +177,13 @@ class Monitor:
                 self._finish(pending.message)
             self._pending = []
             self.stream.close()
+            if self.recorder is not None:
+                self.recorder.close()
 
     def stop(self) -> None:
         self.stream.stop()
+        if self.recorder is not None:
+            self.recorder.stop()
 
     def _score(self, frame: LiveFrame) -> None:
         if time.monotonic() - self._retained_at > CHECK_S:
@@ -291,9 +313,10 @@ class Monitor:
     def _finish(self, message: Message) -> None:
         ev = message.event
         path = self.folder / f"{ev.id}.mp4"
-        packets = self.stream.packets_between(ev.start_s - CLIP_PRE_S, ev.end_s + CLIP_POST_S)
+        source, shift = (self.stream, 0.0) if self.recorder is None else (self.recorder, self._wall_offset)
+        packets = source.packets_between(ev.start_s - CLIP_PRE_S + shift, ev.end_s + CLIP_POST_S + shift)
         try:
-            with self.stream.holding_template() as template:
+            with source.holding_template() as template:
                 write_clip(packets, template, path)
             ev.clip = str(path)
         except Exception as exc:
@@ -318,6 +341,7 @@ class Monitor:
             "url": redact_urls(self.url),
             "calibration": self.engine.calibration.to_dict(),
             "stream": self.stream.stats.to_dict(),
+            "record": self.recorder.stats.to_dict() if self.recorder is not None else None,
             "open_event": self.engine.open_event.to_dict() if self.engine.open_event else None,
             "alerting": self.dispatch.policy.to_dict(),
             "zones": self.zones.to_dict() if self.zones is not None else None,

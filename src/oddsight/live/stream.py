@@ -89,7 +89,9 @@ class StreamStats:
 
 
 class LiveStream:
-    """Read ``url`` in a background thread; iterate :meth:`frames` for the sampled frames."""
+    """Read ``url`` in a background thread; iterate :meth:`frames` for the sampled frames. ``decode=False`` keeps
+    the packets only (a camera's main stream that clips are cut from while a low-resolution substream is watched:
+    no decoding cost), each stamped with the wall time it came at."""
 
     def __init__(
         self,
@@ -101,8 +103,9 @@ class LiveStream:
         queue_size: int = 2,
         reconnect: bool | None = None,
         open_timeout_s: float = 10.0,
+        decode: bool = True,
     ) -> None:
-        self.url, self.fps, self.realtime, self.ring_s = url, fps, realtime, ring_s
+        self.url, self.fps, self.realtime, self.ring_s, self.decode = url, fps, realtime, ring_s, decode
         self.shown = redact_urls(url)
         self.live = is_stream_url(url)
         self.reconnect = self.live if reconnect is None else reconnect
@@ -236,6 +239,10 @@ class LiveStream:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
+            if not self.decode:
+                if packet.size:
+                    self._keep(packet, time.time())
+                continue
             if packet.size:  # an empty packet ends the stream: it flushes the decoder's last frames
                 pts = packet.pts if packet.pts is not None else packet.dts
                 origin = first_pts if first_pts is not None else pts

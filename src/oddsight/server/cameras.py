@@ -214,6 +214,7 @@ def _build(data: Path, cameras: Any, row: dict[str, Any], sinks: list[Any]) -> t
         zones=Zones.parse(row.get("zones")),
         retention=Retention.parse(os.environ.get(RETENTION_ENV)),
         on_policy=lambda policy: cameras.set_alerting(camera_id, policy.to_dict()),  # from MQTT's set topic
+        record_url=row.get("record_url"),
     )
     reporter.monitor = monitor
     return monitor, reporter

@@ -52,6 +52,17 @@ def _public(row: dict) -> dict:
     return row
 
 
+def _record_source(url: Any) -> str | None:
+    """A camera's main stream: a network stream this server opens (never a file, a device or another protocol)."""
+    from oddsight.live.monitor import check_record_url
+
+    if url is None or (isinstance(url, str) and not url.strip()):
+        return None
+    check_record_url(url)
+    check_camera_url(url.strip())
+    return url.strip()
+
+
 def _source(settings: Settings, url: Any) -> tuple[str, bool]:
     """The camera's source and whether it is a file (played in real time, as a camera would deliver it)."""
     if not isinstance(url, str) or not url.strip():
@@ -76,6 +87,11 @@ class CameraBody(DetectOptions):
     model_config = ConfigDict(json_schema_extra={"examples": [{"url": "rtsp://cam1/stream", "name": "door", "fps": 2}]})
 
     url: str | None = Field(None, description=f"The camera: {CAMERA_SOURCES}")
+    record_url: str | None = Field(
+        None,
+        description="The camera's main stream (rtsp, rtsps, http, https) that clips are cut from, read without "
+        "decoding, while url (its low-resolution substream) is scored",
+    )
     name: str | None = Field(None, description="Letters, digits, . _ -; default from the URL")
     warmup: float | None = Field(None, description="Seconds of footage that set the threshold when none is given")
     cooldown: float | None = Field(None, description="Seconds after an event before the next alert")
@@ -86,7 +102,7 @@ class CameraBody(DetectOptions):
     detector_id: str | None = Field(None, description="A fitted detector for --method oneclass")
 
 
-CAMERA_OWN = ("url", "name", "warmup", "cooldown", "realtime", "alerts", "detector_id")
+CAMERA_OWN = ("url", "record_url", "name", "warmup", "cooldown", "realtime", "alerts", "detector_id")
 
 
 @router.post("/cameras", status_code=201, summary="Watch a camera: its process starts now, and with the server")
@@ -98,6 +114,7 @@ def add_camera(
     from oddsight.validate import number
 
     url, is_file = _source(settings, body.url)
+    record_url = _record_source(body.record_url)
     warmup = 300.0 if body.warmup is None else body.warmup
     cooldown = 0.0 if body.cooldown is None else body.cooldown
     number("warmup", warmup, low=0, high=86400)
@@ -128,6 +145,7 @@ def add_camera(
         "id": name,
         "name": name,
         "url": url,
+        "record_url": record_url,
         "options": options,
         "fps": float(options.get("fps", 2.0)),
         "warmup_s": float(warmup),

@@ -82,6 +82,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE camera_events ADD COLUMN zones TEXT;
     ALTER TABLE cameras ADD COLUMN zones TEXT;
     """,
+    # 5: a camera's main stream, that clips are cut from while its substream (url) is scored
+    """
+    ALTER TABLE cameras ADD COLUMN record_url TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")

@@ -377,6 +377,7 @@ async function camerasPage() {
   const detectors = await api("/detectors");
   const url = h("input", { id: "cam-url", size: 34, placeholder: "rtsp://user:pass@cam/stream, http://host/cam.mjpg, /dev/video0", "aria-label": "Camera URL" });
   const name = h("input", { id: "cam-name", size: 12, placeholder: "from the URL", "aria-label": "Camera name" });
+  const record = h("input", { id: "cam-record", size: 30, placeholder: "optional: rtsp://cam/main (the URL is then its substream)", "aria-label": "Main stream that clips are cut from" });
   const method = h("select", { id: "cam-method", "aria-label": "Method" }, LIVE_METHODS.map((m) => h("option", { value: m }, m)));
   const detector = h("select", { id: "cam-detector", "aria-label": "Detector", hidden: true },
     detectors.length ? detectors.map((d) => h("option", { value: d.id }, `${d.name} (${d.encoder})`)) : h("option", { value: "" }, "no detector: fit one in Train"));
@@ -389,19 +390,20 @@ async function camerasPage() {
   const add = h("button", { id: "cam-add", onclick: async () => {
     const body = { url: url.value.trim(), method: method.value, fps: Number(fps.value || 2), warmup: Number(warmup.value || 300) };
     if (name.value.trim()) body.name = name.value.trim();
+    if (record.value.trim()) body.record_url = record.value.trim();
     if (threshold.value !== "") body.threshold = Number(threshold.value);
     if (method.value === "oneclass" && detector.value) body.detector_id = detector.value;
     if (!captioner.hidden && captioner.value.trim()) body.captioner = captioner.value.trim();
     const specs = alerts.value.split(",").map((a) => a.trim()).filter(Boolean);
     if (specs.length) body.alerts = specs;
-    try { const c = await api("/cameras", { method: "POST", json: body }); say(`Watching ${c.name}.`, "info"); url.value = name.value = ""; await drawCameras(); }
+    try { const c = await api("/cameras", { method: "POST", json: body }); say(`Watching ${c.name}.`, "info"); url.value = name.value = record.value = ""; await drawCameras(); }
     catch (e) { say(e.message); }
   } }, "Add camera");
   const grid = h("div", { id: "cameras", class: "tiles" });
   page("Cameras",
     h("section", { class: "panel" }, h("h2", {}, "Add a camera"),
       h("div", { class: "row" }, h("label", { for: "cam-url" }, "URL (or a file under --media, played in real time)", url), h("label", { for: "cam-name" }, "Name", name),
-        h("label", { for: "cam-method" }, "Method", method, detector, captioner), h("label", { for: "cam-fps" }, "fps", fps),
+        h("label", { for: "cam-record" }, "Clips from (main stream)", record), h("label", { for: "cam-method" }, "Method", method, detector, captioner), h("label", { for: "cam-fps" }, "fps", fps),
         h("label", { for: "cam-threshold" }, "Threshold", threshold), h("label", { for: "cam-warmup" }, "Warm-up s", warmup),
         h("label", { for: "cam-alerts" }, "Alerts", alerts), add)),
     grid);
