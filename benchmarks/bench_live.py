@@ -38,9 +38,9 @@ SOURCE = ROOT.parent / "shared" / "data" / "ucf_crime" / "videos" / "Normal_Vide
 from tests.server_process import free_port  # noqa: E402
 
 
-def make_720p(src: Path, dst: Path, seconds: float) -> Path:
-    """``seconds`` of 720p 25 fps H.264 from ``src`` (30 fps), played forwards and backwards as often as needed
-    (no jump at the seams, so the footage stays as calm as the source)."""
+def make_720p(src: Path, dst: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -> Path:
+    """``seconds`` of 720p (or ``size``) 25 fps H.264 from ``src`` (30 fps), played forwards and backwards as often
+    as needed (no jump at the seams, so the footage stays as calm as the source)."""
     import av
 
     with av.open(str(src)) as inp:
@@ -48,11 +48,11 @@ def make_720p(src: Path, dst: Path, seconds: float) -> Path:
     wanted = int(seconds * 25)
     with av.open(str(dst), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23", "g": "50", "bf": "0"}
         cycle = frames + frames[-2:0:-1]
         for n in range(wanted):
-            image = cycle[n % len(cycle)].reformat(width=1280, height=720, format="yuv420p")
+            image = cycle[n % len(cycle)].reformat(width=size[0], height=size[1], format="yuv420p")
             image.pts, image.time_base = n, Fraction(1, 25)
             for packet in stream.encode(image):
                 out.mux(packet)
@@ -207,8 +207,17 @@ def _rss_parts(pids: list[int]) -> tuple[float, float]:
     return anon, file
 
 
-def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float, rss_every: float = 0.0) -> dict:
-    """N cameras watched by one ``oddsight serve`` (a process each), for ``seconds``."""
+def run_served(
+    url: str,
+    cameras: int,
+    seconds: float,
+    fps: float,
+    rss_at: float,
+    rss_every: float = 0.0,
+    substream: str | None = None,
+) -> dict:
+    """N cameras watched by one ``oddsight serve`` (a process each), for ``seconds``; with ``substream``, each
+    camera scores that low-resolution stream and keeps ``url`` (its main stream) for clips."""
     from oddsight.server.camera_store import CameraStore
     from oddsight.server.store import Store
     from tests.server_process import Server
@@ -220,7 +229,10 @@ def run_served(url: str, cameras: int, seconds: float, fps: float, rss_at: float
             for i in range(cameras):  # no events: the cost of watching alone
                 # one source is one camera: each logs in as another user (the test server asks for no password)
                 own = url.replace("rtsp://", f"rtsp://viewer{i}:x@")
-                reply = client.post("/cameras", json={"url": own, "name": f"cam{i}", "threshold": 1e9, "fps": fps})
+                body = {"url": own, "name": f"cam{i}", "threshold": 1e9, "fps": fps}
+                if substream:
+                    body.update(url=substream.replace("rtsp://", f"rtsp://viewer{i}:x@"), record_url=own)
+                reply = client.post("/cameras", json=body)
                 reply.raise_for_status()
             store = CameraStore(Store(Path(tmp) / "data"))
             deadline = time.monotonic() + 120
@@ -287,6 +299,12 @@ def main() -> None:
     parser.add_argument(
         "--file-seconds", type=float, default=900.0, help="the stream file's length: past it each stream starts over"
     )
+    parser.add_argument(
+        "--substream",
+        action="store_true",
+        help="--serve: each camera scores a 640x360 substream of the same footage and keeps the 720p main stream "
+        "(read, not decoded) for clips, as NVRs do",
+    )
     parser.add_argument("--latency", action="store_true", help="measure event latency to MQTT instead")
     parser.add_argument("--serve", action="store_true", help="the cameras inside oddsight serve, a process each")
     parser.add_argument("--runs", type=int, default=3, help="latency runs")
@@ -305,12 +323,17 @@ def main() -> None:
         if args.seconds + 20 > length:
             print(f"note: the stream file is {length:g} s long; past it each stream starts over (a reconnect)")
         server, url = start_rtsp(video)
+        sub_server, sub_url = None, None
+        if args.substream:
+            sub_video = make_720p(SOURCE, Path(tmp) / "cam360.mp4", length, (640, 360))
+            sub_server, sub_url = start_rtsp(sub_video)
+            print(f"substream {sub_url}: 640x360 H.264 25 fps of the same footage, scored; the 720p stream kept")
         where = "oddsight serve, a process per camera" if args.serve else "one process, a thread per camera"
         print(f"{os.cpu_count()} CPUs; {url} serving 720p H.264 25 fps ({SOURCE.name}); {args.fps:g} fps each; {where}")
         try:
             for n in (int(x) for x in args.cameras.split(",")):
                 r = (
-                    run_served(url, n, args.seconds, args.fps, args.rss_at, args.rss_every)
+                    run_served(url, n, args.seconds, args.fps, args.rss_at, args.rss_every, sub_url)
                     if args.serve
                     else run(url, n, args.seconds, args.fps, args.rss_at)
                 )
@@ -330,6 +353,10 @@ def main() -> None:
                 )
         finally:
             server.kill()
+            if sub_server is not None:
+                sub_server.kill()
+            if sub_server is not None:
+                sub_server.kill()
 
 
 if __name__ == "__main__":
