@@ -21,7 +21,9 @@ def watch(
     ],
     alert: Annotated[
         list[str] | None,
-        typer.Option("--alert", help="webhook:https://host/hook or mqtt://broker:1883/prefix; repeatable."),
+        typer.Option(
+            "--alert", help="webhook:https://host/hook or mqtt://broker:1883/prefix; repeatable.", metavar="SPEC"
+        ),
     ] = None,
     webhook_secret: Annotated[
         str | None,
@@ -46,7 +48,11 @@ def watch(
     ] = None,
     schedule: Annotated[
         list[str] | None,
-        typer.Option("--schedule", help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable."),
+        typer.Option(
+            "--schedule",
+            help="Alert only in these windows, local time: 'mon-fri 18:00-07:00'; repeatable.",
+            metavar="WINDOW",
+        ),
     ] = None,
     record: Annotated[
         list[str] | None,
@@ -54,6 +60,7 @@ def watch(
             "--record",
             help="A camera's main stream that clips are cut from, while the source (its low-resolution substream) is "
             "scored; one per source, in order.",
+            metavar="URL",
         ),
     ] = None,
     seconds: Annotated[
