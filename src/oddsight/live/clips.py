@@ -3,6 +3,7 @@ re-encoding, so the clip is exactly what the camera sent)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def _complete_timestamps(packets: list[StoredPacket]) -> list[tuple[int, int]]:
     if not known:  # no decoding time at all: in presentation order, as without B-frames
         dts = [p.pts if p.pts is not None else i for i, p in enumerate(packets)]
         known = list(range(len(packets)))
-    steps = [b - a for a, b in zip((dts[i] for i in known), (dts[i] for i in known[1:]), strict=False) if b > a]
+    steps = [b - a for a, b in pairwise(dts[i] for i in known) if b > a]
     step = min(steps) if steps else max(packets[known[0]].duration or 1, 1)
     for i in range(known[0] - 1, -1, -1):
         dts[i] = dts[i + 1] - step

@@ -87,10 +87,10 @@ class Monitor:
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
         self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0)
-        # the stream clips are cut from: the watched one, or the main stream, read without decoding
-        if self.record_url is not None:
+        self.recorder: LiveStream | None = None  # clips come from the watched stream, or from the main stream:
+        if self.record_url:  # read without decoding
             check_record_url(self.record_url)
-        self.recorder = LiveStream(self.record_url, ring_s=120.0, decode=False) if self.record_url else None
+            self.recorder = LiveStream(self.record_url, ring_s=120.0, decode=False)
         self.folder = (self.out / self.camera) if self.out is not None else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)

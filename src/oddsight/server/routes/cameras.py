@@ -58,9 +58,9 @@ def _record_source(url: Any) -> str | None:
 
     if url is None or (isinstance(url, str) and not url.strip()):
         return None
-    check_record_url(url)
-    check_camera_url(url.strip())
-    return url.strip()
+    check_record_url(url)  # no whitespace in it from here on
+    check_camera_url(url)
+    return url
 
 
 def _source(settings: Settings, url: Any) -> tuple[str, bool]:
