@@ -207,6 +207,30 @@ def _rss_parts(pids: list[int]) -> tuple[float, float]:
     return anon, file
 
 
+def _rollup(pid: int) -> dict[str, float]:
+    """A process's memory from ``/proc/PID/smaps_rollup``, MB: Rss, Pss (shared pages divided among their sharers),
+    and Uss (its private pages: what it alone costs)."""
+    kb: dict[str, float] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                kb[parts[0].rstrip(":")] = float(parts[1])
+    uss = kb.get("Private_Clean", 0.0) + kb.get("Private_Dirty", 0.0)
+    return {"rss": kb.get("Rss", 0.0) / 1024, "pss": kb.get("Pss", 0.0) / 1024, "uss": uss / 1024}
+
+
+def _memory(pids: list[int], server: int) -> dict[str, float]:
+    """Per camera: the camera processes' RSS, PSS and USS, averaged, and PSS with the fork server's share (the
+    process they are forked from, which holds what they share) spread over them."""
+    parts = [_rollup(p) for p in pids]
+    per = {k: sum(m[k] for m in parts) / max(len(parts), 1) for k in ("rss", "pss", "uss")}
+    parents = {int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]) for p in pids}
+    forkserver = sum(_rollup(p)["pss"] for p in parents - {server})
+    per["pss_with_forkserver"] = per["pss"] + forkserver / max(len(parts), 1)
+    return per
+
+
 def run_served(
     url: str,
     cameras: int,
@@ -265,6 +289,7 @@ def run_served(
                 print("\n".join(srv.log.read_text().splitlines()[-40:]))
                 pids = [p for p in pids if p not in ended]
             end = {p: _proc(p) for p in pids}
+            memory = _memory(pids, srv.proc.pid)
             rows = client.get("/cameras").json()
         finally:
             srv.stop()
@@ -285,6 +310,7 @@ def run_served(
         "dropped": sum(s["dropped"] for s in stats),
         "outages": sum(len(s["outages"]) for s in stats),
         "rss": (sum(start[p][1] for p in pids), rss_mid, sum(end[p][1] for p in pids)),
+        "memory": memory,
         "stages": {k: 1000 * v / total for k, v in stages.items()},  # ms per scored frame (decode: CPU ms)
     }
 
@@ -351,10 +377,15 @@ def main() -> None:
                     f"({'in each camera process' if args.serve else 'wall, in its camera thread: grows with the GIL'}) "
                     f"-> {'real time' if ok else 'NOT real time'}"
                 )
+                if args.serve:
+                    m = r["memory"]
+                    print(
+                        f"    memory per camera process at the end: RSS {m['rss']:.0f} MB, PSS {m['pss']:.0f} MB "
+                        f"({m['pss_with_forkserver']:.0f} MB with its share of the fork server), USS (its own) "
+                        f"{m['uss']:.0f} MB"
+                    )
         finally:
             server.kill()
-            if sub_server is not None:
-                sub_server.kill()
             if sub_server is not None:
                 sub_server.kill()
 

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
+from oddsight.server.cameras import process_alive
 from tests.conftest import make_video, shared_data
 from tests.server_process import Server, oddsight, wait_job
 
@@ -345,9 +346,9 @@ def test_kill9_while_a_job_runs_then_restart_and_resume(tmp_path, media):
             workers = [p for p in _children(srv.proc.pid)]
         srv.kill9()
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        while any(process_alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(_alive(p) for p in workers), "workers outlived the server"
+        assert not any(process_alive(p) for p in workers), "workers outlived the server"
     finally:
         srv.stop()
     with Server(data, [media, shared_data()]) as again, again.client() as api:
@@ -362,15 +363,6 @@ def test_kill9_while_a_job_runs_then_restart_and_resume(tmp_path, media):
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(x) for x in out.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return status.exists() and status.read_text().split()[2] != "Z"
 
 
 def test_evaluation_through_the_api_equals_the_cli(api, media, tmp_path):

@@ -19,7 +19,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from oddsight.server.cameras import RESTART_NOTE
+from oddsight.server.camera_store import CameraStore
+from oddsight.server.cameras import RESTART_NOTE, process_alive
+from oddsight.server.store import Store
 from tests.conftest import shared_data
 from tests.live_servers import FIGHT
 from tests.server_process import Server, until
@@ -61,8 +63,12 @@ def test_rtsp_camera_in_serve_events_clips_feedback_kill9_and_outage(rtsp, tmp_p
         assert shown["id"] == opened["id"]
         assert c.patch(f"/camera-events/{opened['id']}", json={"review": "false_alarm"}).status_code == 409
 
-        # kill -9 of the server while the event is open: the camera process dies with it; the restart closes it
+        # kill -9 of the server while the event is open: the camera process (forked from the fork server) dies with
+        # it; the restart closes the event
+        camera_pid = CameraStore(Store(data)).camera("door")["worker_pid"]
+        assert camera_pid and process_alive(camera_pid)
         srv.kill9()
+        until("the camera process gone with the server", lambda: not process_alive(camera_pid), 2)
         srv = Server(data, [], "--workers", "0").start()
         c = srv.client()
         closed = until("the open event closed", lambda: _ended(c, opened["id"]), 30)
