@@ -10,6 +10,7 @@ the kill; 5.1 s with health checks each second). Runs in real time: about a minu
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -120,3 +121,24 @@ def test_cameras_spread_over_a_ray_cluster_and_move_when_a_node_dies(two_nodes, 
         }
     finally:
         srv.stop()
+
+
+def test_an_actor_holds_a_bounded_number_of_heartbeats_for_a_server_that_does_not_poll(monkeypatch):
+    """Heartbeats past the bound go, oldest first, their outages carried on to the next; events and states stay."""
+    from oddsight.server import ray_cameras
+
+    monkeypatch.setattr(ray_cameras, "QUEUED_REPORTS", 5)
+    link = ray_cameras._ActorLink({"id": "cam"}, "node-1")
+    link.event_message("cam", {"type": "new"})
+    for beat in range(12):
+        outages = [{"from": beat, "to": beat + 1, "s": 1.0}] if beat in (0, 3) else []
+        link.report("cam", {"beat": beat}, [[beat, 0.0, 0.1, 0.1]], outages, "running")
+    link.set_state("cam", "failed", "gone")
+    taken = [json.loads(data) for data in link.take(None, 0.0)]
+    reports = [args for name, args in taken if name == "report"]
+    assert [r[1]["beat"] for r in reports] == [7, 8, 9, 10, 11] and link.dropped_reports == 7
+    assert [o["from"] for o in reports[0][3]] == [0, 3]  # the dropped ones' outages, on the oldest kept
+    assert reports[0][1]["node"] == "node-1"
+    assert [name for name, _ in taken if name != "report"] == ["event_message", "set_state"]
+    link.report("cam", {"beat": 12}, [], [], "running")  # the count starts over once the server polls
+    assert len(link.take(None, 0.0)) == 1 and link.dropped_reports == 7

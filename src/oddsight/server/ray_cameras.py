@@ -47,6 +47,7 @@ POLL_S = 1.0  # an actor answers a poll at once when it has something, else afte
 OUTAGE_S = 5.0  # a camera that answered before and now not for this long is down (its node lost, restarting)
 ROWS_EVERY_S = 1.0  # how often the poller reads the cameras' rows (alerting, zones) to pass on
 ALERT = ("alert", "alert_score", "alert_policy")  # what an actor's alert channel queues for the server's sinks
+QUEUED_REPORTS = 600  # heartbeats an actor holds for a server that does not poll (10 minutes' worth), at most
 Body = Callable[[Any, dict[str, Any], threading.Event], None]  # (link, row, stopped): a camera run (benchmarks)
 
 
@@ -57,12 +58,15 @@ def _for_actor(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 class _ActorLink:
     """The actor's side of the store: :meth:`camera` is the row the server last sent; every write in ``WRITES``
-    and every alert is queued, as JSON, until the server's next poll takes it."""
+    and every alert is queued, as JSON, until the server's next poll takes it. Heartbeats are bounded: past
+    :data:`QUEUED_REPORTS` waiting, the oldest goes (its outages passed on to the next; its scores, for the chart,
+    dropped and counted). Events, states and alerts are never dropped."""
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
-        self.node = ray.get_runtime_context().get_node_id()
+    def __init__(self, row: dict[str, Any], node: str) -> None:
+        self.row, self.node = row, node
         self._queue: list[str] = []
+        self._reports = 0  # heartbeats in the queue
+        self.dropped_reports = 0
         self._ready = threading.Condition()
 
     def camera(self, camera_id: str) -> dict[str, Any]:
@@ -79,7 +83,23 @@ class _ActorLink:
         data = json.dumps([name, args])
         with self._ready:
             self._queue.append(data)
+            if name == "report":
+                self._reports += 1
+                if self._reports > QUEUED_REPORTS:
+                    self._drop_oldest_report()
             self._ready.notify()
+
+    def _drop_oldest_report(self) -> None:
+        first, second = [i for i, data in enumerate(self._queue) if data.startswith('["report"')][:2]
+        _, old = json.loads(self._queue[first])
+        name, new = json.loads(self._queue[second])
+        new[3] = old[3] + new[3]  # report(camera_id, status, scores, outages, state): the outages go on
+        self._queue[second] = json.dumps([name, new])
+        del self._queue[first]
+        self._reports -= 1
+        self.dropped_reports += 1
+        if self.dropped_reports == 1:
+            log.warning("camera %s: the server has not polled for a while; dropping its oldest heartbeats", new[0])
 
     def wake(self) -> None:
         """A poll waiting for writes returns now (the run ended)."""
@@ -92,7 +112,7 @@ class _ActorLink:
                 self.row = row
             if not self._queue:
                 self._ready.wait(wait_s)
-            taken, self._queue = self._queue, []
+            taken, self._queue, self._reports = self._queue, [], 0
         return taken
 
 
@@ -118,7 +138,7 @@ class CameraActor:
 
     def __init__(self, row: dict[str, Any], data: str, env: dict[str, str], body: Body | None = None) -> None:
         os.environ.update(env)
-        self.link = _ActorLink(row)
+        self.link = _ActorLink(row, ray.get_runtime_context().get_node_id())
         self.incarnation = uuid.uuid4().hex
         self.stopped = threading.Event()
         self.run: CameraRun | None = None
