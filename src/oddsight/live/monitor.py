@@ -86,12 +86,14 @@ class Monitor:
 
     def __post_init__(self) -> None:
         self.camera = self.camera or camera_name(self.url)
-        self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0)
+        self.folder = (self.out / self.camera) if self.out is not None else None
+        # the watched stream keeps its packets for clips only where its clips come from it (a folder, no main stream)
+        keep = self.folder is not None and not self.record_url
+        self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0, keep_packets=keep)
         self.recorder: LiveStream | None = None  # clips come from the watched stream, or from the main stream:
         if self.record_url:  # read without decoding
             check_record_url(self.record_url)
             self.recorder = LiveStream(self.record_url, ring_s=120.0, decode=False)
-        self.folder = (self.out / self.camera) if self.out is not None else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
         subscribers = [self.on_message] if self.on_message is not None else []

@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
+from oddsight.memory import release_free_memory
 from oddsight.redact import redact_urls
 from oddsight.threads import set_decoder_threads
 from oddsight.video.frames import open_stream
@@ -91,7 +92,8 @@ class StreamStats:
 class LiveStream:
     """Read ``url`` in a background thread; iterate :meth:`frames` for the sampled frames. ``decode=False`` keeps
     the packets only (a camera's main stream that clips are cut from while a low-resolution substream is watched:
-    no decoding cost), each stamped with the wall time it came at."""
+    no decoding cost), each stamped with the wall time it came at; ``keep_packets=False`` keeps none (no clip is
+    cut from this stream)."""
 
     def __init__(
         self,
@@ -104,8 +106,10 @@ class LiveStream:
         reconnect: bool | None = None,
         open_timeout_s: float = 10.0,
         decode: bool = True,
+        keep_packets: bool = True,
     ) -> None:
         self.url, self.fps, self.realtime, self.ring_s, self.decode = url, fps, realtime, ring_s, decode
+        self.keep_packets = keep_packets
         self.shown = redact_urls(url)
         self.live = is_stream_url(url)
         self.reconnect = self.live if reconnect is None else reconnect
@@ -143,6 +147,7 @@ class LiveStream:
             self._connection += 1
         if old is not None and old is not container:
             old.close()
+            release_free_memory()  # its demuxer's and decoder's buffers, now (not at the monitor's next minute)
 
     @contextmanager
     def holding_template(self) -> Iterator[dict[str, Any] | None]:
@@ -243,7 +248,7 @@ class LiveStream:
                 if packet.size:
                     self._keep(packet, time.time())
                 continue
-            if packet.size:  # an empty packet ends the stream: it flushes the decoder's last frames
+            if packet.size and self.keep_packets:  # (an empty packet ends the stream: it flushes the decoder)
                 pts = packet.pts if packet.pts is not None else packet.dts
                 origin = first_pts if first_pts is not None else pts
                 t_packet = base_t + float((pts - origin) * tb) if pts is not None else (last_t or base_t)
