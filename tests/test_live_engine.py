@@ -356,6 +356,27 @@ def test_a_bug_in_the_reader_is_raised_not_retried_forever(monkeypatch):
     stream.close()
 
 
+def test_a_stream_keeps_its_packets_on_disk_in_bounded_segments(tmp_path):
+    """With a spool, the ring's packets hold no bytes in memory; what a clip reads back is, byte for byte, what a
+    ring in memory holds; segments are deleted as the ring moves on (the disk stays bounded), and all at close."""
+    import math
+
+    from oddsight.live.stream import LiveStream
+
+    folder = tmp_path / "packets"
+    on_disk, in_memory = LiveStream(SAMPLE, 2.0, ring_s=6.0, spool=folder), LiveStream(SAMPLE, 2.0, ring_s=6.0)
+    on_disk.spool.segment_s = 2.0
+    segments = [len(list(folder.glob("*.seg"))) for _ in on_disk.frames()]
+    list(in_memory.frames())
+    assert max(segments) <= 6.0 / 2.0 + 2 and len(segments) > 100  # 80 s of video: about 40 segments written
+    assert all(p.data == b"" and p.spooled for p in on_disk._ring)
+    disk, memory = on_disk.packets_between(0, math.inf), in_memory.packets_between(0, math.inf)
+    assert len(disk) > 20 and [(p.pts, p.data) for p in disk] == [(p.pts, p.data) for p in memory]
+    on_disk.close()
+    in_memory.close()
+    assert not folder.exists()
+
+
 RACE = """
 import sys, threading
 import av

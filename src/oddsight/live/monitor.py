@@ -34,6 +34,8 @@ from oddsight.video.source import is_stream_url, to_rgb
 log = logging.getLogger("oddsight.live")
 CLIP_PRE_S = 3.0
 CLIP_POST_S = 3.0
+RING_S = 120.0  # how far back a camera keeps its packets (a clip spans at most this much)
+PACKETS = ".packets"  # under the camera's folder: the packet ring's segments (see oddsight.live.spool)
 FEEDBACK_POLL_S = 5.0  # how often a running monitor looks for new false-alarm feedback
 
 
@@ -89,11 +91,14 @@ class Monitor:
         self.folder = (self.out / self.camera) if self.out is not None else None
         # the watched stream keeps its packets for clips only where its clips come from it (a folder, no main stream)
         keep = self.folder is not None and not self.record_url
-        self.stream = LiveStream(self.url, self.fps, realtime=self.realtime, ring_s=120.0, keep_packets=keep)
+        spool = self.folder / PACKETS if self.folder is not None else None  # their bytes on disk, not in memory
+        self.stream = LiveStream(
+            self.url, self.fps, realtime=self.realtime, ring_s=RING_S, keep_packets=keep, spool=spool
+        )
         self.recorder: LiveStream | None = None  # clips come from the watched stream, or from the main stream:
         if self.record_url:  # read without decoding
             check_record_url(self.record_url)
-            self.recorder = LiveStream(self.record_url, ring_s=120.0, decode=False)
+            self.recorder = LiveStream(self.record_url, ring_s=RING_S, decode=False, spool=spool)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
         subscribers = [self.on_message] if self.on_message is not None else []

@@ -15,11 +15,13 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from oddsight.errors import StreamError, VideoDecodeError
+from oddsight.live.spool import PacketSpool
 from oddsight.memory import release_free_memory
 from oddsight.redact import redact_urls
 from oddsight.threads import set_decoder_threads
@@ -51,13 +53,14 @@ class LiveFrame:
 
 @dataclass
 class StoredPacket:
-    data: bytes
+    data: bytes  # empty while the bytes are in the stream's spool on disk (``spooled``)
     pts: int | None
     dts: int | None
     duration: int | None
     keyframe: bool
     t: float
     connection: int = 0  # which connection it came on: timestamps (and codec settings) are each connection's own
+    spooled: tuple[int, int, int] | None = None  # (segment, offset, size) in the spool
 
 
 @dataclass
@@ -93,7 +96,7 @@ class LiveStream:
     """Read ``url`` in a background thread; iterate :meth:`frames` for the sampled frames. ``decode=False`` keeps
     the packets only (a camera's main stream that clips are cut from while a low-resolution substream is watched:
     no decoding cost), each stamped with the wall time it came at; ``keep_packets=False`` keeps none (no clip is
-    cut from this stream)."""
+    cut from this stream). With ``spool`` (a folder) the kept packets' bytes are on disk there, not in memory."""
 
     def __init__(
         self,
@@ -107,9 +110,12 @@ class LiveStream:
         open_timeout_s: float = 10.0,
         decode: bool = True,
         keep_packets: bool = True,
+        spool: Path | None = None,
     ) -> None:
         self.url, self.fps, self.realtime, self.ring_s, self.decode = url, fps, realtime, ring_s, decode
         self.keep_packets = keep_packets
+        self.spool = PacketSpool(spool) if spool is not None and keep_packets else None
+        self._spool_failed = False
         self.shown = redact_urls(url)
         self.live = is_stream_url(url)
         self.reconnect = self.live if reconnect is None else reconnect
@@ -164,6 +170,10 @@ class LiveStream:
             container, self._container, self.template = self._container, None, None
         if container is not None:
             container.close()
+        if self.spool is not None:
+            with self._ring_lock:
+                self._ring.clear()
+                self.spool.close()
 
     def _open(self):
         return open_stream(self.url, self.open_timeout_s)
@@ -290,13 +300,28 @@ class LiveStream:
         return index, last_t
 
     def _keep(self, packet, t: float) -> None:
-        stored = StoredPacket(
-            bytes(packet), packet.pts, packet.dts, packet.duration, bool(packet.is_keyframe), t, self._connection
-        )
+        keyframe = bool(packet.is_keyframe)
+        stored = StoredPacket(bytes(packet), packet.pts, packet.dts, packet.duration, keyframe, t, self._connection)
         with self._ring_lock:
+            if self.spool is not None:
+                self._to_spool(stored)
             self._ring.append(stored)
             while self._ring and t - self._ring[0].t > self.ring_s:
                 self._ring.popleft()
+            if self.spool is not None and self._ring[0].spooled is not None:
+                self.spool.drop_before(self._ring[0].spooled[0])
+
+    def _to_spool(self, stored: StoredPacket) -> None:
+        """The packet's bytes to the spool (the caller holds ``_ring_lock``); kept in memory if the disk fails."""
+        assert self.spool is not None
+        try:
+            segment, offset = self.spool.write(stored.data, stored.t)
+        except OSError as exc:
+            if not self._spool_failed:
+                log.warning("%s: packets kept in memory: the spool cannot be written (%s)", self.shown, exc)
+            self._spool_failed = True
+            return
+        stored.spooled, stored.data = (segment, offset, len(stored.data)), b""
 
     def _offer(self, frame: LiveFrame) -> None:
         self.stats.sampled += 1
@@ -359,13 +384,24 @@ class LiveStream:
         connections, each with its own timestamps, cannot be muxed into one file)."""
         with self._ring_lock:
             span = [p for p in self._ring if p.t <= end_s]
-        if not span:
+            if not span:
+                return []
+            span = [p for p in span if p.connection == span[-1].connection]
+            first = None
+            for i, p in enumerate(span):
+                if p.t > start_s and first is not None:
+                    break
+                if p.keyframe:
+                    first = i
+            return [] if first is None else self._loaded(span[first:])
+
+    def _loaded(self, packets: list[StoredPacket]) -> list[StoredPacket]:
+        """``packets`` with their bytes (read back from the spool; the caller holds ``_ring_lock``)."""
+        if self.spool is None:
+            return packets
+        try:
+            data = iter(self.spool.read([p.spooled for p in packets if p.spooled is not None]))
+            return [replace(p, data=next(data)) if p.spooled is not None else p for p in packets]
+        except OSError as exc:
+            log.warning("%s: the spooled packets cannot be read (%s)", self.shown, exc)
             return []
-        span = [p for p in span if p.connection == span[-1].connection]
-        first = None
-        for i, p in enumerate(span):
-            if p.t > start_s and first is not None:
-                break
-            if p.keyframe:
-                first = i
-        return [] if first is None else span[first:]
