@@ -9,8 +9,8 @@ log and the camera's false-alarm memory live under ``cameras/<id>/`` as with ``w
 
 Camera processes are forked from one fork server that has imported what a camera needs (NumPy, OpenCV, PyAV,
 oddsight's live path) once: those pages are shared by every camera instead of each camera importing its own copy
-(4 cameras: 53 MB private memory each instead of 71, PSS 69 MB instead of 94, measured here). Each process still
-gets the server's environment as it is at launch, as a spawned one would.
+(16 cameras in ``benchmarks/bench_live.py --serve``: 67 MB of private memory each instead of 81, PSS 73 MB instead
+of 86). Each process still gets the server's environment as it is at launch, as a spawned one would.
 """
 
 from __future__ import annotations
