@@ -119,6 +119,14 @@ def test_help_does_not_import_heavy_libraries():
     assert out.strip() == "[]"
 
 
+@pytest.mark.parametrize("command", ["detect", "eval", "fit", "watch", "serve"])
+def test_help_names_what_each_option_takes_not_its_python_type(command):
+    r = run(command, "--help")
+    assert r.exit_code == 0
+    options = [line for line in r.stdout.splitlines() if line.lstrip("│ ").startswith("--")]
+    assert options and not [line for line in options if "list[" in line], r.stdout
+
+
 @pytest.mark.parametrize(
     ("hidden", "args", "extra"),
     [

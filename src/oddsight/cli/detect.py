@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 @app.command()
 @with_options(DETECT)
 def detect(
-    videos: Annotated[list[str], typer.Argument(help="Video files, frame folders, folders of videos, stream URLs.")],
+    videos: Annotated[
+        list[str],
+        typer.Argument(help="Video files, frame folders, folders of videos, stream URLs.", metavar="VIDEO"),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for JSON, CSV and PNG outputs.")] = Path(
         "oddsight-out"
     ),

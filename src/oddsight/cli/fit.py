@@ -17,7 +17,9 @@ from oddsight.option_fields import FIT
 @app.command()
 @with_options(FIT)
 def fit(
-    videos: Annotated[list[str], typer.Argument(help="Normal footage only: videos, frame folders, folders.")],
+    videos: Annotated[
+        list[str], typer.Argument(help="Normal footage only: videos, frame folders, folders.", metavar="VIDEO")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fitted detector.")],
     kind: Annotated[
         str | None,

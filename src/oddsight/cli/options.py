@@ -20,7 +20,10 @@ def option_parameter(name: str, default: Any = inspect.Parameter.empty) -> inspe
     field = BY_NAME[name]
     names = (field.flag, field.short) if field.short else (field.flag,)
     flag = field.type is bool  # a flag takes no value: no "<bool>" after it in --help
-    option = typer.Option(*names, help=field.help, show_default=not flag, **({"metavar": ""} if flag else {}))
+    repeated = typing.get_origin(field.type) is list or list in map(typing.get_origin, typing.get_args(field.type))
+    metavar = "" if flag else "TEXT" if repeated else None  # not "<list[str]>"
+    extra = {"metavar": metavar} if metavar is not None else {}
+    option = typer.Option(*names, help=field.help, show_default=not flag, **extra)
     annotation = Annotated[field.type, option]
     value = field.default if default is inspect.Parameter.empty else default
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value, annotation=annotation)

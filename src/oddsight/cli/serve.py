@@ -23,7 +23,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8321,
     data: DataOpt = None,
     media: Annotated[
-        list[Path] | None, typer.Option("--media", help="A folder whose videos may be registered; repeatable.")
+        list[Path] | None,
+        typer.Option("--media", help="A folder whose videos may be registered; repeatable.", metavar="DIR"),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes that run jobs.")] = 1,
     token: Annotated[
@@ -33,7 +34,11 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, MB.")] = 2048.0,
     allowed_host: Annotated[
         list[str] | None,
-        typer.Option("--allowed-host", help="Another name clients use for this server (Host header); repeatable."),
+        typer.Option(
+            "--allowed-host",
+            help="Another name clients use for this server (Host header); repeatable.",
+            metavar="HOST",
+        ),
     ] = None,
     llm_endpoint: Annotated[
         list[str] | None,
@@ -41,6 +46,7 @@ def serve(
             "--llm-endpoint",
             help="An OpenAI-compatible base URL analyses may use (and that gets $OPENAI_API_KEY); repeatable. "
             "Also $ODDSIGHT_LLM_ENDPOINTS.",
+            metavar="URL",
         ),
     ] = None,
     retention: Annotated[

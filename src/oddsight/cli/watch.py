@@ -17,7 +17,8 @@ from oddsight.option_fields import WATCH
 @with_options(WATCH)
 def watch(
     sources: Annotated[
-        list[str], typer.Argument(help="Cameras: rtsp://..., http://.../cam.mjpg, /dev/video0, or files.")
+        list[str],
+        typer.Argument(help="Cameras: rtsp://..., http://.../cam.mjpg, /dev/video0, or files.", metavar="SOURCE"),
     ],
     alert: Annotated[
         list[str] | None,
