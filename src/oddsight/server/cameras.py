@@ -34,7 +34,6 @@ from oddsight.live.zones import Zones
 from oddsight.redact import redact_urls
 from oddsight.server.camera_link import CameraLink, StoreWriter
 from oddsight.server.camera_store import CameraStore
-from oddsight.server.jobs import die_with_parent
 from oddsight.server.store import Store
 from oddsight.threads import THREADS_ENV
 
@@ -148,8 +147,9 @@ def camera_main(
     """A camera's process: watch it until SIGTERM, the server's end, or (a file) the end of the footage. With
     ``conn`` (as the server starts it) its writes go to the server's one writer; without, to the store itself.
     ``environ``: the server's environment at launch (a fork server's own is as it was when the fork server began)."""
-    die_with_parent()  # spawned: the kernel ends this process with the server
-    die_with(parent)  # forked from the fork server (which outlives the server while it has children): the same
+    # ends with the server: its parent is the fork server (which outlives the server while it has children), so
+    # the kernel's parent-death signal would tie it to the fork server instead
+    die_with(parent)
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
