@@ -33,6 +33,30 @@ def test_stride_resize_and_span(video):
     assert [f.index for f in span] == list(range(10, 20))
 
 
+def test_the_kept_scaler_gives_each_frame_the_pixels_of_its_own_scaler(tmp_path):
+    """to_rgb and the tamper check's grey picture convert on scalers kept per thread and output (a frame's own
+    scaler costs its setup each frame): frames of two sizes, interleaved, at three output shapes, match PyAV's own
+    pixels."""
+    import av
+
+    from oddsight.live.tamper import grey_picture
+    from oddsight.video.frames import to_rgb
+
+    videos = []
+    for name, size in (("a.mp4", (96, 64)), ("b.mp4", (160, 90))):
+        with av.open(str(make_video(tmp_path / name, n_frames=6, size=size))) as c:
+            videos.append(list(c.decode(video=0)))
+    for frame in [
+        f for pair in zip(*videos, strict=True) for f in pair
+    ]:  # sizes alternate: the scaler is set up anew each time
+        assert np.array_equal(
+            to_rgb(frame, (32, 24)), frame.to_ndarray(width=32, height=24, format="rgb24", interpolation="AREA")
+        )
+        assert np.array_equal(to_rgb(frame, None), frame.to_ndarray(format="rgb24"))
+        grey = frame.to_ndarray(width=160, height=120, format="gray").astype(np.float32)
+        assert np.array_equal(grey_picture(frame), grey)
+
+
 def test_containers(tmp_path):
     for name, codec in (("a.avi", "mpeg4"), ("b.mkv", "libx264"), ("c.mov", "libx264"), ("d.webm", "libvpx")):
         src = open_source(make_video(tmp_path / name, n_frames=20, codec=codec))

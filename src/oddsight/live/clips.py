@@ -10,18 +10,17 @@ from typing import Any
 from oddsight.atomic import atomic_file
 from oddsight.errors import OutputError
 from oddsight.live.stream import StoredPacket
+from oddsight.video.frames import reformat
 from oddsight.video.pictures import draw_box
 
 
 def write_snapshot(frame: Any, path: Path, width: int = 640, box: list[int] | None = None) -> Path:
     """``frame`` (an av.VideoFrame) as a JPEG at most ``width`` wide, with the event's ``box`` drawn."""
-    from av.video.reformatter import VideoReformatter
-
     scale = min(1.0, width / max(frame.width, 1))
     w, h = max(2, int(frame.width * scale) // 2 * 2), max(2, int(frame.height * scale) // 2 * 2)
-    # a scaler of its own: the frame's cached one may be scaling it in the monitor's thread right now (a camera's
-    # heartbeat writes its live picture from another thread; sharing it crashed in libswscale)
-    small = VideoReformatter().reformat(frame, width=w, height=h, format="rgb24")
+    # this thread's scaler: a camera's heartbeat writes its live picture from another thread than the monitor's,
+    # and sharing one scaler between threads crashed in libswscale
+    small = reformat(frame, width=w, height=h, format="rgb24")
     image = draw_box(small.to_image(), box, (frame.width, frame.height))
     with atomic_file(path) as tmp:
         image.save(tmp, format="JPEG", quality=85)

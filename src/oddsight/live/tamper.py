@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oddsight.temporal.events import Event, Message
+from oddsight.video.frames import reformat
 
 SIZE = (160, 120)  # the grey picture every check reads
 THUMB = (32, 24)  # the scene's layout, compared with the reference (normalised correlation)
@@ -28,7 +29,7 @@ KINDS = ("covered", "blurred", "moved", "frozen", "offline")
 
 def grey_picture(frame) -> np.ndarray:
     """An av.VideoFrame as the (120, 160) float32 grey picture the checks read."""
-    return frame.reformat(width=SIZE[0], height=SIZE[1], format="gray").to_ndarray().astype(np.float32)
+    return reformat(frame, width=SIZE[0], height=SIZE[1], format="gray").to_ndarray().astype(np.float32)
 
 
 def _sharpness(grey: np.ndarray) -> float:
