@@ -1,5 +1,5 @@
 """Cameras per machine: how many live streams of real footage (720p H.264, 25 fps) this machine scores at 2 fps
-each in real time, with the lag staying under 2 s.
+each in real time: the worst lag under 2 s and under 0.5 % of the sampled frames dropped (the issue's bar).
 
 A 720p 25 fps H.264 file is made once from a ../shared video (scaled up), served by GStreamer's RTSP server
 (Debian's gir1.2-gst-rtsp-server-1.0; one pipeline per client, no transcoding), and N monitors watch it in one
@@ -16,7 +16,8 @@ the first frame's arrival fixes when each later frame was sent (the server paces
     .venv/bin/python benchmarks/bench_live.py --serve --cameras 8 [--seconds 600]
 
 ``--serve`` runs the cameras inside ``oddsight serve`` instead (one process per camera, added through the API),
-polling ``GET /api/v1/cameras`` every 2 s for the lag, and reading each camera process's CPU time and RSS.
+polling ``GET /api/v1/cameras`` every 2 s for each camera's worst lag (its start included), and reading each
+camera process's CPU time and RSS; frames dropped while the cameras started are printed apart.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run(url: str, cameras: int, seconds: float, fps: float, rss_at: float) -> di
     def sample() -> None:
         while not stop.wait(0.5):
             for m in monitors:
-                worst["lag"] = max(worst["lag"], m.stream.stats.lag_s)
+                worst["lag"] = max(worst["lag"], m.stream.stats.worst_lag_s)
                 worst["behind"] = max(worst["behind"], m.stream.stats.behind_s)
             if worst["rss_at"] is None and time.monotonic() - wall0 >= rss_at:
                 worst["rss_at"] = rss_mb()
@@ -267,14 +268,16 @@ def run_served(
                 time.sleep(1)
             pids = [r["worker_pid"] for r in store.cameras()]
             start = {p: _proc(p) for p in pids}
-            base = {r["id"]: r["status"]["stream"]["sampled"] for r in client.get("/cameras").json()}
+            base_rows = client.get("/cameras").json()
+            base = {r["id"]: r["status"]["stream"]["sampled"] for r in base_rows}
+            dropped_before = sum(r["status"]["stream"]["dropped"] for r in base_rows)  # while the cameras started
             worst = {"lag": 0.0, "behind": 0.0}
             rss_mid, sampled_at = None, 0.0
             t0 = time.monotonic()
             while time.monotonic() - t0 < seconds:
                 time.sleep(2)
                 for r in client.get("/cameras").json():
-                    worst["lag"] = max(worst["lag"], r["status"]["stream"]["lag_s"])
+                    worst["lag"] = max(worst["lag"], r["status"]["stream"]["worst_lag_s"])
                     worst["behind"] = max(worst["behind"], r["status"]["stream"]["behind_s"])
                 if rss_mid is None and time.monotonic() - t0 >= rss_at:
                     rss_mid = sum(_proc(p)[1] for p in pids)
@@ -307,7 +310,8 @@ def run_served(
         "behind": worst["behind"],
         "scored": scored,
         "expected": int(cameras * wall * fps),
-        "dropped": sum(s["dropped"] for s in stats),
+        "dropped": sum(s["dropped"] for s in stats) - dropped_before,
+        "dropped_at_start": dropped_before,
         "outages": sum(len(s["outages"]) for s in stats),
         "rss": (sum(start[p][1] for p in pids), rss_mid, sum(end[p][1] for p in pids)),
         "memory": memory,
@@ -363,13 +367,15 @@ def main() -> None:
                     if args.serve
                     else run(url, n, args.seconds, args.fps, args.rss_at)
                 )
-                ok = r["lag"] < 2.0 and r["behind"] < 2.0 and r["dropped"] <= 0.01 * r["expected"]
+                ok = r["lag"] < 2.0 and r["behind"] < 2.0 and r["dropped"] < 0.005 * r["expected"]
                 stages = ", ".join(f"{k} {v:.1f} ms" for k, v in r["stages"].items())
                 start, at, end = r["rss"]
                 flat = f"{100 * (end / at - 1):+.1f}% from {args.rss_at:g} s to the end" if at else "n/a"
+                at_start = f" (and {r['dropped_at_start']} while the cameras started)" if args.serve else ""
                 print(
                     f"{n:>3} cameras, {args.seconds:g} s: worst lag {r['lag']:.2f} s, decoding behind "
-                    f"{r['behind']:.2f} s, {r['scored']}/{r['expected']} frames scored, {r['dropped']} dropped, "
+                    f"{r['behind']:.2f} s, {r['scored']}/{r['expected']} frames scored, {r['dropped']} dropped"
+                    f"{at_start}, "
                     f"{r['outages']} outages; CPU {100 * r['cpu_per_camera']:.1f}% of a core per camera; RSS "
                     f"{start:.0f} MB at the start, {at or 0:.0f} MB at {args.rss_at:g} s, {end:.0f} MB at the end "
                     f"({flat})"

@@ -82,6 +82,26 @@ def test_a_file_played_live_scores_as_the_file(tmp_path):
     assert [m["event"]["start_frame"] for m in played.messages] == [m["event"]["start_frame"] for m in read.messages]
 
 
+def test_a_scorer_behind_for_a_moment_loses_no_frame_and_one_behind_for_long_stays_within_the_budget(tmp_path):
+    """The queue holds LAG_BUDGET_S (1.5 s) of sampled frames: a 1.75 s stall (three frames come meanwhile, which
+    the old queue of two dropped one of) loses none; a 4 s stall drops the oldest, and no frame is taken later
+    than the budget allows (real time means a lag under 2 s)."""
+    from oddsight.live.stream import LiveStream
+
+    video = make_video(tmp_path / "cam.mp4", 100, fps=10, size=(64, 48), codec="libx264")
+    stream = LiveStream(str(video), 2.0, realtime=True)
+    dropped_after_short_stall = None
+    for n, _frame in enumerate(stream.frames()):
+        if n == 3:
+            time.sleep(1.75)
+        if n == 5:
+            dropped_after_short_stall = stream.stats.dropped
+            time.sleep(4.0)
+    assert dropped_after_short_stall == 0
+    assert stream.stats.dropped >= 1
+    assert 1.0 < stream.stats.worst_lag_s < 2.0
+
+
 def test_warmup_sets_the_threshold_from_the_camera(tmp_path):
     config = DetectOptions.parse({}).to_config()
     engine = make_engine(config, warmup_s=20)

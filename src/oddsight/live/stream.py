@@ -1,9 +1,12 @@
 """A camera, stream or file read live in a thread: every packet into a ring buffer (for clips, remuxed later),
 sampled frames (with the frame decoded before each, for motion) into a small queue the scorer takes from.
 
-When scoring is slower than the stream the queue drops its oldest frame (counted), so decoding never falls
-behind without bound. A stream that drops is reopened with backoff, forever (a camera rebooting is normal), and
-each outage is recorded. A file ends at its end; with ``realtime`` it is delivered at its own frame rate.
+The queue holds ``LAG_BUDGET_S`` of sampled frames: a scorer that falls behind for a moment (many cameras sharing
+the cores) catches up without losing a frame; one that stays behind has the queue drop its oldest frame
+(counted), so decoding never falls behind without bound and no frame is scored later than about that budget.
+
+A stream that drops is reopened with backoff, forever (a camera rebooting is normal), and each outage is
+recorded. A file ends at its end; with ``realtime`` it is delivered at its own frame rate.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from oddsight.video.source import is_stream_url
 log = logging.getLogger("oddsight.live")
 WALLCLOCK_FORMATS = {"mpjpeg", "mjpeg", "image2pipe"}
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+LAG_BUDGET_S = 1.5  # how far behind the stream the scorer may fall before frames are dropped (real time: < 2 s)
 # what a stream may do (refuse to open, drop, send garbage): reconnect; anything else is a bug and is raised
 
 
@@ -72,6 +76,7 @@ class StreamStats:
     outages: list[dict] = field(default_factory=list)
     connected: bool = False
     lag_s: float = 0.0  # from a frame's decoding to the scorer taking it
+    worst_lag_s: float = 0.0  # the largest lag_s since the monitor started
     behind_s: float = 0.0  # how far decoding is behind the stream's own clock (a live stream only)
     decode_s: float = 0.0  # CPU seconds spent demuxing and decoding
     last_error: str | None = None  # why the stream last failed to open or dropped (credentials hidden)
@@ -86,6 +91,7 @@ class StreamStats:
             "outage_count": len(self.outages),
             "connected": self.connected,
             "lag_s": round(self.lag_s, 3),
+            "worst_lag_s": round(self.worst_lag_s, 3),
             "behind_s": round(self.behind_s, 3),
             "decode_s": round(self.decode_s, 3),
             "last_error": self.last_error,
@@ -105,7 +111,7 @@ class LiveStream:
         *,
         realtime: bool = False,
         ring_s: float = 30.0,
-        queue_size: int = 2,
+        queue_size: int | None = None,
         reconnect: bool | None = None,
         open_timeout_s: float = 10.0,
         decode: bool = True,
@@ -121,7 +127,8 @@ class LiveStream:
         self.reconnect = self.live if reconnect is None else reconnect
         self.open_timeout_s = open_timeout_s
         self.stats = StreamStats()
-        self._queue: queue.Queue[LiveFrame | BaseException | None] = queue.Queue(maxsize=queue_size)
+        size = queue_size or max(2, round(fps * LAG_BUDGET_S))  # 3 frames at 2 fps
+        self._queue: queue.Queue[LiveFrame | BaseException | None] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
         self._ring: deque[StoredPacket] = deque()
         self._ring_lock = threading.Lock()
@@ -376,6 +383,7 @@ class LiveStream:
             last = time.monotonic()
             allowed = None if idle_s is None else idle_s + BACKOFF_S[-1]
             self.stats.lag_s = max(0.0, time.time() - item.wall)
+            self.stats.worst_lag_s = max(self.stats.worst_lag_s, self.stats.lag_s)
             yield item
 
     def packets_between(self, start_s: float, end_s: float) -> list[StoredPacket]:
