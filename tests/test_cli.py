@@ -73,6 +73,11 @@ def test_fit_then_detect_oneclass_and_refuse_other_encoder(tmp_path):
     model = tmp_path / "site.oddsight"
     r = run("fit", str(normal), "-o", str(model), "--fps", "10", "-q")
     assert r.exit_code == 0, r.output
+    # 80 frames: too few for the threshold's 99.5 % quantile, and the fit says so (it still fits)
+    assert "quantile of the scores of 80 normal frames, too few" in r.stderr and "--threshold" in r.stderr
+    longer = make_video(tmp_path / "longer.mp4", n_frames=200)
+    r = run("fit", str(longer), "-o", str(tmp_path / "longer.oddsight"), "--fps", "10", "-q")
+    assert r.exit_code == 0 and "too few" not in r.stderr, r.output
     r = run(
         "detect",
         str(odd),

@@ -204,25 +204,31 @@ def fit_oneclass(
     **params: Any,
 ):
     """Fit a one-class detector on the features of normal ``videos`` (encoded with ``config``); each video's
-    decoding warnings (a truncated file, say) go to ``on_warning``, as ``detect`` reports them. ``kind`` defaults
+    decoding warnings (a truncated file, say) go to ``on_warning``, as ``detect`` reports them, and so does a
+    threshold fitted on too few frames (see ``OneClassDetector.threshold_note``). ``kind`` defaults
     to ``knn`` on cell features (``motion``), which it scores per location, and ``ocsvm`` on one vector a frame."""
     from oddsight.detectors.oneclass import OneClassDetector
     from oddsight.models.registry import cell_grid
 
     kind = kind or ("knn" if cell_grid(config.model_id) else "ocsvm")
     detector = OneClassDetector(kind=kind, **params).check_params()  # before any encoding
-    if features is not None:  # extracted elsewhere (`fit --ray`)
-        for f in features:
-            for warning in f.warnings if on_warning else ():
-                on_warning(warning)
-        return detector.fit(list(features))
-    session = VisualDetection(replace(config, method="novelty"))
-    feats = []
-    for video in videos:
-        if on_video:
-            on_video(str(video))
-        features = session.features(video, on_progress)[0]
-        for warning in features.warnings if on_warning else ():
+
+    def reported(f: Features) -> Features:
+        for warning in f.warnings if on_warning else ():
             on_warning(warning)
-        feats.append(features)
-    return detector.fit(feats)
+        return f
+
+    if features is not None:  # extracted elsewhere (`fit --ray`)
+        feats = [reported(f) for f in features]
+    else:
+        session = VisualDetection(replace(config, method="novelty"))
+        feats = []
+        for video in videos:
+            if on_video:
+                on_video(str(video))
+            feats.append(reported(session.features(video, on_progress)[0]))
+    detector.fit(feats)
+    note = detector.threshold_note()
+    if note and on_warning:
+        on_warning(note)
+    return detector

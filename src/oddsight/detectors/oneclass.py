@@ -35,6 +35,9 @@ from oddsight.errors import ConfigError
 from oddsight.features.types import Features
 from oddsight.validate import integer, number
 
+APART_S = 2.0  # one video: the threshold scores each probed frame against its frames more than this far from it
+PROBE_FRAMES = 512  # cell features: how many normal frames the threshold is estimated from, at most
+
 
 class OneClassDetector(Detector):
     name = "oneclass"
@@ -123,13 +126,31 @@ class OneClassDetector(Detector):
         self.train_ = as_cells(everything[keep], g) / self.scale_
         # the threshold: normal frames scored against the memory without their own video (or, with one video,
         # without their own 2 s), so that it reflects unseen normal footage and not a frame matching itself
-        probe = subsample(len(everything), 512)
+        probe = subsample(len(everything), PROBE_FRAMES)
         if len(videos) > 1:
             allowed = video[probe, None] != video[keep][None, :]
         else:
-            allowed = np.abs(t[probe, None] - t[keep][None, :]) > 2.0
+            allowed = np.abs(t[probe, None] - t[keep][None, :]) > APART_S
         normal = top_mean(cell_distances(as_cells(everything[probe], g) / self.scale_, self.train_, g, allowed))
         self.threshold_ = float(np.quantile(normal, self.quantile))
+
+    def threshold_note(self) -> str | None:
+        """Why the fitted threshold is a rough one, or None: a ``knn`` threshold is the ``quantile`` of normal
+        frames' scores, and fewer frames than that quantile needs (200 for 0.995) make it about their highest,
+        which one moment of a short clip sets: too high (18 s of a corridor: 10.4, where its fight scores 3.4)
+        or too low (30 s of a street: an event on the normal rest of it)."""
+        if self.kind != "knn":
+            return None  # ocsvm: the model's own boundary, not a quantile
+        probed = min(self.n_train_, PROBE_FRAMES) if self.grid_ else self.n_train_
+        needed = round(1 / (1 - self.quantile))
+        if probed >= needed:
+            return None
+        return (
+            f"the threshold {self.threshold_:.4g} is the {100 * self.quantile:g} % quantile of the scores of "
+            f"{probed} normal frames, too few to estimate it (it needs {needed}): it is about their highest, so one "
+            "moment of the footage sets it, and it may miss anomalies or raise false alarms; fit on more normal "
+            "footage, or give --threshold when detecting"
+        )
 
     # ---- scoring -------------------------------------------------------------------------
     def score(self, features: Features) -> np.ndarray:
