@@ -247,6 +247,7 @@ def _read_metrics_as_prometheus_does(server, camera_id: str) -> None:
     cam = (("camera", camera_id),)
     assert samples[("oddsight_camera_up", cam)] == 1.0
     assert samples[("oddsight_camera_frames_scored_total", cam)] >= 6
+    assert samples[("oddsight_camera_worst_lag_seconds", cam)] >= samples[("oddsight_camera_lag_seconds", cam)]
     assert samples[("oddsight_camera_threshold", cam)] == 1.0
     assert samples[("oddsight_camera_events_total", (("camera", camera_id), ("kind", "tamper")))] == 0
     with server.client() as c:

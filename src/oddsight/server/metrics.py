@@ -18,6 +18,7 @@ CAMERA_STREAM = (
     ("oddsight_camera_reconnects_total", "counter", "Times the stream was opened again.", "reconnects"),
     ("oddsight_camera_outages_total", "counter", "Outages the stream got over.", "outage_count"),
     ("oddsight_camera_lag_seconds", "gauge", "From a frame's decoding to the scorer taking it.", "lag_s"),
+    ("oddsight_camera_worst_lag_seconds", "gauge", "The largest lag since the camera started.", "worst_lag_s"),
     ("oddsight_camera_behind_seconds", "gauge", "How far decoding is behind the stream's clock.", "behind_s"),
 )
 

@@ -7,6 +7,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -171,9 +172,10 @@ class _Pairs:
 
 
 _scalers = threading.local()
+KEPT_SCALERS = 8  # scalers one thread keeps, one per output (size and format)
 
 
-def reformat(frame, **options):
+def reformat(frame: Any, **options: Any) -> Any:
     """``frame`` (an av.VideoFrame) converted by ``VideoFrame.reformat``'s ``options``, on a scaler kept per thread
     and output, single-threaded. A frame's own ``reformat`` builds a scaler (and its slice threads) for each new
     frame and frees it after: at 2 fps on a camera that was most of the conversion's cost (1.5 ms of CPU for a
@@ -181,6 +183,8 @@ def reformat(frame, **options):
     kept = _scalers.__dict__.setdefault("by_output", {})
     key = tuple(sorted(options.items()))
     if key not in kept:
+        if len(kept) >= KEPT_SCALERS:  # outputs of many sizes (snapshots of many cameras): start afresh
+            kept.clear()
         from av.video.reformatter import VideoReformatter
 
         kept[key] = VideoReformatter()

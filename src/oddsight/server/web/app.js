@@ -483,7 +483,7 @@ function cameraTile(c, redraw) {
     restart.hidden = !["ended", "stopped", "failed"].includes(cam.state);
     const stream = st.stream || {};
     info.replaceChildren(h("span", { class: "calibration" }, calibrationText(cam)),
-      h("span", {}, `${stream.sampled ?? 0} frames scored, ${stream.dropped ?? 0} dropped, lag ${(stream.lag_s ?? 0).toFixed(2)} s`),
+      h("span", {}, `${stream.sampled ?? 0} frames scored, ${stream.dropped ?? 0} dropped, lag ${(stream.lag_s ?? 0).toFixed(2)} s (worst ${(stream.worst_lag_s ?? 0).toFixed(2)} s)`),
       h("span", { class: "disk" }, st.disk && st.disk.total !== undefined ? `disk ${(st.disk.total / 1e6).toFixed(1)} MB` : ""),
       h("span", { class: "outages" }, `${(stream.outages || []).length} outage(s)${(stream.outages || []).length ? `, last ${stream.outages.at(-1).s.toFixed(1)} s at ${when(stream.outages.at(-1).from)}` : ""}`),
       ...(cam.error ? [h("span", { class: "error" }, cam.error)] : []));
