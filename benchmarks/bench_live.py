@@ -274,11 +274,17 @@ def run_served(
             worst = {"lag": 0.0, "behind": 0.0}
             rss_mid, sampled_at = None, 0.0
             t0 = time.monotonic()
+            drops, dropped_so_far = [], dropped_before  # (second of the span, frames dropped in the last 2 s)
             while time.monotonic() - t0 < seconds:
                 time.sleep(2)
-                for r in client.get("/cameras").json():
+                polled = client.get("/cameras").json()
+                for r in polled:
                     worst["lag"] = max(worst["lag"], r["status"]["stream"]["worst_lag_s"])
                     worst["behind"] = max(worst["behind"], r["status"]["stream"]["behind_s"])
+                now_dropped = sum(r["status"]["stream"]["dropped"] for r in polled)
+                if now_dropped > dropped_so_far:
+                    drops.append((round(time.monotonic() - t0), now_dropped - dropped_so_far))
+                dropped_so_far = now_dropped
                 if rss_mid is None and time.monotonic() - t0 >= rss_at:
                     rss_mid = sum(_proc(p)[1] for p in pids)
                 if rss_every and time.monotonic() - t0 >= sampled_at + rss_every:  # RSS over time, and what it is
@@ -312,6 +318,7 @@ def run_served(
         "expected": int(cameras * wall * fps),
         "dropped": sum(s["dropped"] for s in stats) - dropped_before,
         "dropped_at_start": dropped_before,
+        "drops": drops,
         "outages": sum(len(s["outages"]) for s in stats),
         "rss": (sum(start[p][1] for p in pids), rss_mid, sum(end[p][1] for p in pids)),
         "memory": memory,
@@ -383,6 +390,8 @@ def main() -> None:
                     f"({'in each camera process' if args.serve else 'wall, in its camera thread: grows with the GIL'}) "
                     f"-> {'real time' if ok else 'NOT real time'}"
                 )
+                if args.serve and r["drops"]:  # when they fell: spread out, or all at once (work every camera does)
+                    print("    dropped at: " + ", ".join(f"{t} s (+{n})" for t, n in r["drops"]))
                 if args.serve:
                     m = r["memory"]
                     print(
