@@ -183,6 +183,8 @@ def test_fit_a_detector_in_train(ui):
     page.wait_for_selector("#detectors tr[data-detector]", timeout=120_000)
     row = page.locator("#detectors tr[data-detector]").first
     assert "entrance" in row.inner_text() and "motion" in row.inner_text()
+    frames = int(row.locator("td").nth(4).inner_text())  # under 200 the threshold is said to be rough
+    assert ("rough: fitted on too few frames" in row.inner_text()) == (frames < 200)
     ui.shot("train")
     ui.go("videos")
     page.locator("tr[data-video] select").first.select_option("oneclass")

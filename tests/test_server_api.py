@@ -166,6 +166,8 @@ def test_fit_a_detector_and_use_it(api):
     lawn = next(d for d in detectors if d["id"] == job["detector_id"])
     assert lawn["name"] == "lawn" and lawn["encoder"] == "motion" and lawn["kind"] == "knn" and lawn["n_train"] > 10
     assert "path" not in lawn
+    # fewer frames than the threshold's 99.5th percentile needs (200): the detector says its threshold is rough
+    assert lawn["n_train"] < 200 and "too few to estimate it" in lawn["note"]
     done = _analyse(api, video_id, detector_id=lawn["id"], fps=1)
     assert api.get(f"/results/{done['result_id']}").json()["method"] == "oneclass"
 

@@ -218,6 +218,7 @@ class Runner:
             "sampling": det.sampling_key_,
             "n_train": int(det.n_train_),
             "threshold": float(det.threshold_),
+            "note": det.threshold_note(),
             "videos": [v["id"] for v in videos],
         }
         self.store.add_detector(row, job_id=job["id"])

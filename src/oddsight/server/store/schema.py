@@ -86,6 +86,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE cameras ADD COLUMN record_url TEXT;
     """,
+    # 6: why a fitted detector's threshold is a rough one (too few normal frames for its percentile), or NULL
+    """
+    ALTER TABLE detectors ADD COLUMN note TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")

@@ -357,7 +357,9 @@ async function trainPage() {
       h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Encoder"), h("th", {}, "Kind"), h("th", {}, "Sampling"),
         h("th", {}, "Frames"), h("th", {}, "Threshold"), h("th", {}, "Made"))), table))));
   for (const d of detectors) table.append(h("tr", { "data-detector": d.id }, h("td", {}, d.name), h("td", {}, d.encoder), h("td", {}, d.kind),
-    h("td", {}, d.sampling), h("td", {}, d.n_train), h("td", {}, Number(d.threshold).toFixed(3)), h("td", {}, when(d.created_at))));
+    h("td", {}, d.sampling), h("td", {}, d.n_train), h("td", {}, Number(d.threshold).toFixed(3),
+      ...(d.note ? [h("div", { class: "small muted", title: d.note }, "rough: fitted on too few frames")] : [])),
+    h("td", {}, when(d.created_at))));
   if (!detectors.length) table.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "None yet.")));
   watchJobs((job) => {
     const out = document.getElementById("fit-state");
