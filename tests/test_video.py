@@ -46,9 +46,8 @@ def test_the_kept_scaler_gives_each_frame_the_pixels_of_its_own_scaler(tmp_path)
     for name, size in (("a.mp4", (96, 64)), ("b.mp4", (160, 90))):
         with av.open(str(make_video(tmp_path / name, n_frames=6, size=size))) as c:
             videos.append(list(c.decode(video=0)))
-    for frame in [
-        f for pair in zip(*videos, strict=True) for f in pair
-    ]:  # sizes alternate: the scaler is set up anew each time
+    alternating = [f for pair in zip(*videos, strict=True) for f in pair]  # the scaler is set up anew each time
+    for frame in alternating:
         assert np.array_equal(
             to_rgb(frame, (32, 24)), frame.to_ndarray(width=32, height=24, format="rgb24", interpolation="AREA")
         )
